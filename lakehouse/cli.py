@@ -1,0 +1,142 @@
+"""The ``lakehouse`` command: a thin shell over config, plan and engine."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from lakehouse.config.loader import Project, load_project
+from lakehouse.errors import ConfigError, LakehouseError
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+DEFAULT_CONFIG_DIR = "configs/stedi"
+
+
+class _Group(click.Group):
+    """Turns the user's mistakes into a message and an exit code, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            err.print(f"[bold red]configuration error[/] ({len(exc.problems)} problem(s)):", highlight=False)
+            for problem in exc.problems:
+                err.print(f"  {problem}", highlight=False, markup=False)
+            sys.exit(exc.exit_code)
+        except LakehouseError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=_Group)
+@click.option("--config-dir", default=DEFAULT_CONFIG_DIR, show_default=True, type=click.Path(path_type=Path),
+              help="Project folder holding zones/ and env/.")
+@click.option("--env", "env_name", default="local", show_default=True, help="Environment file in env/.")
+@click.pass_context
+def cli(ctx: click.Context, config_dir: Path, env_name: str) -> None:
+    """YAML-driven Delta Lake lakehouse: validate, plan and run zones."""
+    ctx.obj = {"config_dir": config_dir, "env": env_name}
+
+
+def _project(ctx: click.Context) -> Project:
+    return load_project(ctx.obj["config_dir"], ctx.obj["env"])
+
+
+@cli.command()
+@click.pass_context
+def validate(ctx: click.Context) -> None:
+    """Check every zone and env file; exit 2 with each problem's file and key."""
+    project = _project(ctx)
+    out.print(f"[green]ok[/]: {len(project.zones)} zones in {project.config_dir}, env {project.env.name}")
+
+
+@cli.command()
+@click.option("--pipeline", default="all", show_default=True, help="all, a layer, a zone or table, or a comma list.")
+@click.pass_context
+def plan(ctx: click.Context, pipeline: str) -> None:
+    """Show the run order and each zone's dependencies."""
+    from lakehouse.plan.graph import ZoneGraph
+
+    project = _project(ctx)
+    graph = ZoneGraph.build(project)
+    table = Table(title=f"plan for --pipeline {pipeline}")
+    for column in ("#", "zone", "layer", "reads", "writes", "merge keys"):
+        table.add_column(column)
+    for i, name in enumerate(graph.select(pipeline), 1):
+        zone = graph.zones[name]
+        reads = ", ".join(zone.upstream) or f"files: {zone.source.path}"
+        table.add_row(str(i), name, zone.layer, reads, f"{project.env.database}.{zone.target.table}",
+                      ", ".join(zone.target.merge_keys))
+    out.print(table)
+
+
+@cli.command()
+@click.option("--pipeline", required=True, help="all, a layer, a zone or table, or a comma list.")
+@click.pass_context
+def run(ctx: click.Context, pipeline: str) -> None:
+    """Run zones in dependency order and print what each did."""
+    from lakehouse.engine import run_pipeline
+    from lakehouse.report import summary_table
+
+    project = _project(ctx)
+    with out.status("starting Spark...") as status:
+        result = run_pipeline(project, pipeline,
+                              on_start=lambda z: status.update(f"running {z}..."),
+                              on_done=lambda r: out.print(f"  {r.status:>7}  {r.zone}  ({r.seconds}s)"))
+    out.print(summary_table(result))
+    for zone in result.zones:
+        if zone.status != "ok":
+            err.print(f"[red]{zone.zone}[/]: {zone.message}", highlight=False)
+    if not result.ok:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("table")
+@click.option("--limit", default=20, show_default=True)
+@click.pass_context
+def show(ctx: click.Context, table: str, limit: int) -> None:
+    """Print the first rows of a table and its row count."""
+    from lakehouse.query import show_table
+
+    show_table(_project(ctx), table, limit, out)
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--limit", default=50, show_default=True)
+@click.pass_context
+def sql(ctx: click.Context, query: str, limit: int) -> None:
+    """Run a Spark SQL query against the catalog database (e.g. SELECT count(*) FROM stedi.customer_trusted)."""
+    from lakehouse.query import run_sql
+
+    run_sql(_project(ctx), query, limit, out)
+
+
+@cli.command("generate-sample")
+@click.option("--scale", default=1.0, show_default=True, type=float, help="1 is about the real data's size.")
+@click.option("--out", "out_dir", default="data/sample/stedi", show_default=True, type=click.Path(path_type=Path))
+@click.option("--seed", default=7, show_default=True, type=int)
+def generate_sample(scale: float, out_dir: Path, seed: int) -> None:
+    """Write deterministic STEDI-shaped landing JSON (with its quirks) to OUT."""
+    from lakehouse.sample.generator import generate
+
+    if scale <= 0:
+        raise click.BadParameter("must be greater than 0", param_hint="--scale")
+    manifest = generate(out_dir, scale=scale, seed=seed)
+    counts = manifest.to_dict()["counts"]
+    out.print(f"wrote {out_dir}: " + ", ".join(f"{k.removesuffix('_landing')} {counts[k]:,}"
+                                               for k in ("customer_landing", "accelerometer_landing", "step_trainer_landing")))
+
+
+def main() -> None:
+    cli(prog_name="lakehouse")
+
+
+if __name__ == "__main__":
+    main()

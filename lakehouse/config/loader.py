@@ -1,0 +1,163 @@
+"""Load a project's zone and environment YAML into typed models, reporting every problem at once.
+
+A project directory holds ``zones/*.yml`` (one zone each) and ``env/<name>.yml`` (one per target).
+Nothing here touches Spark, so a broken config fails in a fraction of a second.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from lakehouse.config.models import Environment, Zone
+from lakehouse.errors import ConfigError, Problem
+
+_ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_URI = re.compile(r"^[a-z][a-z0-9+.-]*://")
+
+
+@dataclass(frozen=True)
+class Project:
+    """A validated set of zones plus the environment they run in."""
+
+    config_dir: Path
+    env: Environment
+    zones: dict[str, Zone]
+    files: dict[str, Path] = field(default_factory=dict)
+
+    def file_of(self, zone: str) -> str:
+        return str(self.files.get(zone, self.config_dir / "zones"))
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false. YAML 1.1 reads a join's ``on:`` key as True."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                              list("tTfF"))
+
+
+def _read_yaml(path: Path, problems: list[Problem]) -> Any:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return yaml.load(handle, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problems.append(Problem(str(path), where, f"not valid YAML: {getattr(exc, 'problem', exc)}",
+                                "check indentation and quote values that contain ':' or '#'"))
+    except OSError as exc:
+        problems.append(Problem(str(path), "", f"cannot read: {exc.strerror}"))
+    return None
+
+
+def _key_path(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+_HINTS = {
+    "extra_forbidden": "remove it, or check its spelling against the README's zone reference",
+    "missing": "add this key",
+    "literal_error": "",
+    "string_type": "quote the value or give text",
+    "list_type": "give a YAML list (- item per line)",
+    "dict_type": "give a YAML mapping (key: value per line)",
+}
+
+
+def _validate(model: type[BaseModel], data: Any, path: Path, problems: list[Problem]) -> Any:
+    if not isinstance(data, dict):
+        problems.append(Problem(str(path), "", "expected a YAML mapping at the top level",
+                                "start the file with 'name: ...' and the other keys of a zone"))
+        return None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            message = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                message = "unknown key"
+            problems.append(Problem(str(path), _key_path(err["loc"]), message, _HINTS.get(err["type"], "")))
+    return None
+
+
+def _expand(value: Any) -> Any:
+    """${VAR} and ${VAR:-default} in env files, so one file serves a laptop and CI."""
+    if isinstance(value, str):
+        return _ENV_VAR.sub(lambda m: os.environ.get(m.group(1), m.group(2) or ""), value)
+    if isinstance(value, dict):
+        return {k: _expand(v) for k, v in value.items()}
+    return value
+
+
+def _absolute(location: str) -> str:
+    return location if _URI.match(location) else str(Path(location).expanduser().resolve())
+
+
+def load_environment(config_dir: Path, name: str, overrides: dict[str, Any] | None = None) -> Environment:
+    problems: list[Problem] = []
+    path = config_dir / "env" / f"{name}.yml"
+    if not path.exists():
+        known = sorted(p.stem for p in (config_dir / "env").glob("*.yml"))
+        raise ConfigError([Problem(str(path), "", f"no environment named {name!r}",
+                                   f"use --env with one of: {', '.join(known) or '(none found)'}")])
+    data = _read_yaml(path, problems)
+    if isinstance(data, dict):
+        data = {"name": name, **_expand(data), **(overrides or {})}
+    env = _validate(Environment, data, path, problems)
+    if problems:
+        raise ConfigError(problems)
+    roots = {k: _absolute(getattr(env, k)) for k in ("landing_root", "lake_root", "reports_root")}
+    return env.model_copy(update=roots)
+
+
+def load_zones(config_dir: Path) -> tuple[dict[str, Zone], dict[str, Path]]:
+    problems: list[Problem] = []
+    zone_dir = config_dir / "zones"
+    paths = sorted([*zone_dir.glob("*.yml"), *zone_dir.glob("*.yaml")])
+    if not paths:
+        raise ConfigError([Problem(str(zone_dir), "", "no zone files (*.yml) found",
+                                   "point --config-dir at a project folder holding zones/ and env/")])
+    zones: dict[str, Zone] = {}
+    files: dict[str, Path] = {}
+    for path in paths:
+        zone = _validate(Zone, _read_yaml(path, problems), path, problems)
+        if zone is None:
+            continue
+        if zone.name in zones:
+            problems.append(Problem(str(path), "name", f"zone {zone.name!r} is also defined in {files[zone.name]}",
+                                    "give every zone a unique name"))
+            continue
+        zones[zone.name], files[zone.name] = zone, path
+    if problems:
+        raise ConfigError(problems)
+    return zones, files
+
+
+def load_project(config_dir: str | Path, env: str = "local", overrides: dict[str, Any] | None = None) -> Project:
+    """Load and validate everything (models and the zone graph) without starting Spark."""
+    from lakehouse.plan.graph import ZoneGraph  # the graph checks references across files
+
+    config_dir = Path(config_dir)
+    if not config_dir.is_dir():
+        raise ConfigError([Problem(str(config_dir), "", "config directory not found",
+                                   "pass --config-dir pointing at a folder with zones/ and env/")])
+    zones, files = load_zones(config_dir)
+    project = Project(config_dir, load_environment(config_dir, env, overrides), zones, files)
+    ZoneGraph.build(project)  # raises ConfigError on unknown tables, duplicates and cycles
+    return project

@@ -1,0 +1,196 @@
+"""Typed models of the YAML a user writes. Unknown keys are errors, never ignored."""
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# Spark SQL types a landing schema may use. Checked here so a typo fails before Spark starts.
+_PRIMITIVE_TYPES = {
+    "string", "boolean", "byte", "tinyint", "short", "smallint", "int", "integer", "long",
+    "bigint", "float", "double", "date", "timestamp", "timestamp_ntz", "binary",
+}
+_DECIMAL = re.compile(r"^decimal\(\s*\d+\s*,\s*\d+\s*\)$")
+
+
+def _identifier(value: str, what: str) -> str:
+    if not IDENTIFIER.match(value):
+        raise ValueError(f"{what} {value!r} must be letters, digits and underscores, not starting with a digit")
+    return value
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Source(Model):
+    """Where a zone's rows come from: landing files (path + schema) or an upstream table."""
+
+    path: str | None = Field(None, description="landing folder, relative to the env's landing_root")
+    format: Literal["json"] = "json"
+    schema_: dict[str, str] | None = Field(None, alias="schema")
+    table: str | None = Field(None, description="an upstream table produced by another zone")
+    alias: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Source:
+        if bool(self.path) == bool(self.table):
+            raise ValueError("give either 'path' (with 'schema') for landing files or 'table' for an upstream table")
+        if self.path and not self.schema_:
+            raise ValueError("a landing source needs 'schema': a mapping of column to Spark type, e.g. {email: string}")
+        if self.table and self.schema_:
+            raise ValueError("'schema' is only for landing files; an upstream table has its own schema")
+        return self
+
+    @field_validator("schema_")
+    @classmethod
+    def _types(cls, schema: dict[str, str] | None) -> dict[str, str] | None:
+        for column, spark_type in (schema or {}).items():
+            t = str(spark_type).strip().lower()
+            if t not in _PRIMITIVE_TYPES and not _DECIMAL.match(t):
+                raise ValueError(
+                    f"column {column!r} has unknown type {spark_type!r}; "
+                    f"use one of {', '.join(sorted(_PRIMITIVE_TYPES))} or decimal(p,s)"
+                )
+        return schema
+
+    @field_validator("table", "alias")
+    @classmethod
+    def _names(cls, value: str | None) -> str | None:
+        return None if value is None else _identifier(value, "name")
+
+    @property
+    def name(self) -> str:
+        """The name the source's columns are qualified with in join conditions."""
+        return self.alias or self.table or "source"
+
+
+class Join(Model):
+    table: str
+    alias: str | None = None
+    type: Literal["inner", "left", "semi", "anti"] = "inner"
+    on: str = Field(description="Spark SQL condition over the source alias and this join's alias")
+    columns: list[str] = Field(default_factory=list, description="SQL expressions kept from the joined table")
+
+    @field_validator("table", "alias")
+    @classmethod
+    def _names(cls, value: str | None) -> str | None:
+        return None if value is None else _identifier(value, "name")
+
+    @model_validator(mode="after")
+    def _semi_keeps_nothing(self) -> Join:
+        if self.type in ("semi", "anti") and self.columns:
+            raise ValueError(f"a {self.type} join keeps no columns of the joined table; remove 'columns' or use type inner/left")
+        return self
+
+    @property
+    def name(self) -> str:
+        return self.alias or self.table
+
+
+class Columns(Model):
+    """Applied in this order: derive, select, rename, drop."""
+
+    derive: dict[str, str] = Field(default_factory=dict, description="new column -> SQL expression")
+    select: list[str] | None = Field(None, description="SQL expressions to keep; default all")
+    rename: dict[str, str] = Field(default_factory=dict, description="old name -> new name")
+    drop: list[str] = Field(default_factory=list)
+
+
+class SqlTransform(Model):
+    """A whole transform as one query over upstream tables, each visible as a view by its name."""
+
+    uses: list[str] = Field(min_length=1)
+    query: str = Field(min_length=1)
+
+
+class Dedupe(Model):
+    keys: list[str] | None = Field(None, description="default: the target's merge keys")
+    order_by: list[str] = Field(default_factory=list, description="SQL sort expressions; the first row per key wins")
+
+
+class Target(Model):
+    table: str
+    merge_keys: list[str] = Field(min_length=1)
+    partition_by: list[str] = Field(default_factory=list)
+    description: str = ""
+
+    @field_validator("table")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _identifier(value, "table name")
+
+
+class Zone(Model):
+    name: str
+    layer: Literal["landing", "trusted", "curated"]
+    description: str = ""
+    source: Source | None = None
+    filters: list[str] = Field(default_factory=list)
+    joins: list[Join] = Field(default_factory=list)
+    columns: Columns | None = None
+    sql: SqlTransform | None = None
+    dedupe: Dedupe | None = None
+    target: Target
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _identifier(value, "zone name")
+
+    @model_validator(mode="after")
+    def _shape(self) -> Zone:
+        if self.sql is not None:
+            if self.source or self.filters or self.joins or self.columns:
+                raise ValueError("a 'sql' zone takes its rows from the query: drop source, filters, joins and columns")
+            if self.layer == "landing":
+                raise ValueError("a landing zone reads files: give 'source' with 'path' and 'schema', not 'sql'")
+            return self
+        if self.source is None:
+            raise ValueError("give 'source' (landing files or an upstream table) or a 'sql' query")
+        if self.layer == "landing" and not self.source.path:
+            raise ValueError("a landing zone reads files: give source.path and source.schema")
+        if self.layer != "landing" and self.source.path:
+            raise ValueError(f"a {self.layer} zone reads upstream tables: give source.table, not source.path")
+        if self.dedupe and self.dedupe.keys and not set(self.dedupe.keys) <= set(self.target.merge_keys):
+            raise ValueError("dedupe.keys must be some of target.merge_keys, or MERGE would meet duplicate keys")
+        return self
+
+    @property
+    def upstream(self) -> list[str]:
+        """Tables this zone reads, in the order it names them."""
+        if self.sql is not None:
+            return list(self.sql.uses)
+        names = [self.source.table] if self.source and self.source.table else []
+        return names + [j.table for j in self.joins]
+
+    @property
+    def dedupe_keys(self) -> list[str]:
+        return list(self.dedupe.keys) if self.dedupe and self.dedupe.keys else list(self.target.merge_keys)
+
+
+class Environment(Model):
+    """Logical roots for one target (local, aws): the same zone YAML runs on either."""
+
+    name: str = "local"
+    landing_root: str
+    lake_root: str
+    database: str
+    reports_root: str
+    delta_jars: Literal["maven", "provided"] = Field("maven", description="provided on AWS Glue (--datalake-formats delta)")
+    metastore: Literal["embedded", "provided", "none"] = Field("embedded", description="embedded: Derby under lake_root")
+    spark_conf: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("database")
+    @classmethod
+    def _db(cls, value: str) -> str:
+        return _identifier(value, "database")
+
+    def table_path(self, layer: str, table: str) -> str:
+        return f"{self.lake_root.rstrip('/')}/{layer}/{table}"
+
+    def landing_path(self, path: str) -> str:
+        return f"{self.landing_root.rstrip('/')}/{path.strip('/')}"

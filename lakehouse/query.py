@@ -1,0 +1,57 @@
+"""Looking at results: a table's rows, or any SQL over the catalog database."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+
+from lakehouse.errors import LakehouseError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+    from rich.console import Console
+
+    from lakehouse.config.loader import Project
+
+
+class QueryError(LakehouseError):
+    exit_code = 2
+
+
+def _session(project: Project):
+    from lakehouse.runtime.session import get_session
+
+    spark = get_session(project.env)
+    spark.catalog.setCurrentDatabase(project.env.database) if spark.catalog.databaseExists(project.env.database) \
+        else None
+    return spark
+
+
+def _render(df: DataFrame, limit: int, title: str) -> Table:
+    table = Table(title=title)
+    for column in df.columns:
+        table.add_column(column)
+    for row in df.limit(limit).collect():
+        table.add_row(*("NULL" if v is None else str(v) for v in row))
+    return table
+
+
+def show_table(project: Project, name: str, limit: int, console: Console) -> None:
+    spark = _session(project)
+    db = project.env.database
+    if not spark.catalog.tableExists(f"{db}.{name}"):
+        known = [t.name for t in spark.catalog.listTables(db)] if spark.catalog.databaseExists(db) else []
+        raise QueryError(f"no table {db}.{name}; known tables: {', '.join(sorted(known)) or 'none yet (run a pipeline first)'}")
+    df = spark.table(f"`{db}`.`{name}`")
+    console.print(_render(df, limit, f"{db}.{name}: {df.count():,} rows (first {limit})"))
+
+
+def run_sql(project: Project, query: str, limit: int, console: Console) -> None:
+    from pyspark.errors import PySparkException
+
+    spark = _session(project)
+    try:
+        df = spark.sql(query)
+        console.print(_render(df, limit, query))
+    except PySparkException as exc:
+        raise QueryError(f"query failed: {str(exc).strip().splitlines()[0]}") from None

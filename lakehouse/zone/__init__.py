@@ -1,0 +1,1 @@
+"""Executing one zone: read -> transform -> validate -> promote."""

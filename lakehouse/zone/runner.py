@@ -1,0 +1,154 @@
+"""Run one zone: read -> transform -> validate -> promote, and say what happened."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pyspark.errors import PySparkException
+from pyspark.sql import functions as F
+from pyspark.sql.utils import AnalysisException
+
+from lakehouse import catalog
+from lakehouse.errors import ZoneFailed
+from lakehouse.zone.promote import append, promote
+from lakehouse.zone.read import CORRUPT, read_landing, read_table
+from lakehouse.zone.transform import dedupe, transform
+from lakehouse.zone.validate import check_promotable
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from lakehouse.config.loader import Project
+    from lakehouse.plan.graph import ZoneGraph
+
+
+@dataclass
+class ZoneResult:
+    zone: str
+    table: str
+    layer: str
+    status: str = "pending"     # ok | failed | skipped
+    rows_read: int = 0
+    malformed: int = 0          # landing lines that did not fit the schema: in <table>_quarantine
+    deduplicated: int | None = None  # landing rows folded into another with the same key
+    rows_staged: int = 0
+    inserted: int = 0
+    updated: int = 0
+    files_added: int = 0
+    version: int | None = None
+    seconds: float = 0.0
+    message: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rows_written(self) -> int:
+        return self.inserted + self.updated
+
+
+class ZoneRunner:
+    """Executes zones of one project in one Spark session."""
+
+    def __init__(self, spark: SparkSession, project: Project, graph: ZoneGraph, run_id: str, started_at: str):
+        self.spark, self.project, self.graph = spark, project, graph
+        self.run_id, self.started_at = run_id, started_at
+        self.env = project.env
+
+    def location(self, table: str) -> str:
+        zone = self.graph.zones[self.graph.producer[table]]
+        return self.env.table_path(zone.layer, table)
+
+    def run(self, name: str) -> ZoneResult:
+        zone = self.graph.zones[name]
+        result = ZoneResult(name, zone.target.table, zone.layer)
+        start = time.perf_counter()
+        try:
+            self._run(name, result)
+            result.status = "ok"
+        except ZoneFailed as exc:
+            result.status, result.message = "failed", str(exc)
+        except (AnalysisException, PySparkException) as exc:
+            # Bad SQL in the YAML surfaces here, against the real columns: name the zone's file.
+            first = str(exc).strip().splitlines()[0]
+            result.status = "failed"
+            result.message = str(ZoneFailed(name, self.project.file_of(name), f"Spark rejected the zone: {first}"))
+        finally:
+            result.seconds = round(time.perf_counter() - start, 2)
+        return result
+
+    def _run(self, name: str, result: ZoneResult) -> None:
+        zone, file = self.graph.zones[name], self.project.file_of(name)
+        clock = _Clock(result.timings)
+        landing = None
+        with clock("read"):
+            if zone.layer == "landing":
+                landing = read_landing(self.spark, self.env, zone, file, self.started_at)
+                source = landing.good
+            elif zone.source is not None:
+                source = self._table(zone, file, zone.source.table)
+            else:
+                source = None
+
+        with clock("transform"):
+            shaped = transform(self.spark, zone, source, lambda t: self._table(zone, file, t))
+            order_by = zone.dedupe.order_by if zone.dedupe else []
+            check_promotable(zone, shaped, file)
+            staged = dedupe(shaped, zone.dedupe_keys, order_by).cache()
+
+        with clock("validate"):
+            result.rows_staged = staged.count()
+            if landing is not None:
+                counts = landing.parsed.agg(F.count("*").alias("n"), F.count(CORRUPT).alias("bad")).first()
+                result.rows_read, result.malformed = counts["n"], counts["bad"]
+                result.deduplicated = result.rows_read - result.malformed - result.rows_staged
+            elif source is not None:
+                result.rows_read = source.count()  # answered from Delta's file statistics
+            else:
+                result.rows_read = result.rows_staged
+
+        with clock("promote"):
+            catalog.ensure_database(self.spark, self.env)
+            if result.malformed:
+                self._quarantine(zone, landing.bad)
+            location = self.location(zone.target.table)
+            written = promote(self.spark, staged, location, zone.target.merge_keys, zone.target.partition_by,
+                              result.rows_staged)
+            catalog.register(self.spark, self.env, zone.target.table, location, zone.target.description)
+            result.inserted, result.updated = written.inserted, written.updated
+            result.files_added, result.version = written.files_added, written.version
+
+        staged.unpersist()
+        if landing is not None:
+            landing.parsed.unpersist()
+
+    def _table(self, zone, file: str, table: str):
+        return read_table(self.spark, self.location(table), zone, file, table, self.graph.producer[table])
+
+    def _quarantine(self, zone, bad) -> None:
+        table = f"{zone.target.table}_quarantine"
+        location = self.env.table_path(zone.layer, table)
+        rows = bad.select(
+            F.lit(self.run_id).alias("run_id"), F.lit(zone.name).alias("zone"),
+            F.lit("malformed: not valid JSON or a value of the wrong type").alias("reason"),
+            "raw", "source_file", F.lit(self.started_at).cast("timestamp").alias("quarantined_at"))
+        append(rows, location)
+        catalog.register(self.spark, self.env, table, location, f"Rows of {zone.target.table} kept out by the gate")
+
+
+class _Clock:
+    """Adds each step's wall seconds to a dict, so the summary can show where a zone's time went."""
+
+    def __init__(self, into: dict[str, float]):
+        self.into = into
+
+    def __call__(self, step: str):
+        clock = self
+
+        class _Step:
+            def __enter__(self):
+                self.t = time.perf_counter()
+
+            def __exit__(self, *exc):
+                clock.into[step] = round(clock.into.get(step, 0.0) + time.perf_counter() - self.t, 3)
+
+        return _Step()

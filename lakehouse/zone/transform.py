@@ -1,0 +1,78 @@
+"""Turning source rows into the target's rows, as the zone's YAML declares."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from pyspark.sql import Window
+from pyspark.sql import functions as F
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from lakehouse.config.models import Columns, Join, Zone
+
+_HOW = {"inner": "inner", "left": "left", "semi": "left_semi", "anti": "left_anti"}
+
+
+def transform(spark: SparkSession, zone: Zone, source: DataFrame | None,
+              table: Callable[[str], DataFrame]) -> DataFrame:
+    """source -> joins -> filters -> columns; or the zone's SQL query over its upstream tables."""
+    if zone.sql is not None:
+        for name in zone.sql.uses:
+            table(name).createOrReplaceTempView(name)
+        return spark.sql(zone.sql.query)
+
+    alias = zone.source.name
+    df = source.alias(alias)
+    for join in zone.joins:
+        df = _join(df, alias, table(join.table), join)
+    for predicate in zone.filters:
+        df = df.where(F.expr(predicate))
+    if zone.columns is not None:
+        df = _columns(df, zone.columns)
+    return df
+
+
+def _join(left: DataFrame, alias: str, right: DataFrame, join: Join) -> DataFrame:
+    joined = left.join(right.alias(join.name), F.expr(join.on), _HOW[join.type])
+    if join.type in ("inner", "left"):
+        joined = joined.select(f"{alias}.*", *(F.expr(c) for c in join.columns))
+    # Re-alias so the next join and the filters can still say <alias>.<column>.
+    return joined.alias(alias)
+
+
+def _columns(df: DataFrame, columns: Columns) -> DataFrame:
+    if columns.derive:
+        df = df.withColumns({name: F.expr(expr) for name, expr in columns.derive.items()})
+    if columns.select is not None:
+        df = df.selectExpr(*columns.select)
+    if columns.rename:
+        df = df.withColumnsRenamed(dict(columns.rename))
+    if columns.drop:
+        df = df.drop(*columns.drop)
+    return df
+
+
+def dedupe(df: DataFrame, keys: list[str], order_by: list[str]) -> DataFrame:
+    """One row per key, as MERGE needs: the first by order_by, or any one of identical rows."""
+    if not order_by:
+        return df.dropDuplicates(keys)
+    rank = "__lakehouse_rank"
+    window = Window.partitionBy(*keys).orderBy(*(sort_key(o) for o in order_by))
+    return df.withColumn(rank, F.row_number().over(window)).where(F.col(rank) == 1).drop(rank)
+
+
+_NULLS = {"nulls first": "_nulls_first", "nulls last": "_nulls_last"}
+
+
+def sort_key(text: str):
+    """'lastUpdateDate DESC NULLS LAST' -> a Column; F.expr alone does not parse sort order."""
+    expr, lowered = text.strip(), text.strip().lower()
+    nulls = next((n for n in _NULLS if lowered.endswith(n)), None)
+    if nulls:
+        expr, lowered = expr[: -len(nulls)].rstrip(), lowered[: -len(nulls)].rstrip()
+    direction = "desc" if lowered.endswith(" desc") else "asc"
+    if lowered.endswith((" desc", " asc")):
+        expr = expr.rsplit(None, 1)[0]
+    method = f"{direction}{_NULLS[nulls]}" if nulls else direction
+    return getattr(F.expr(expr), method)()
