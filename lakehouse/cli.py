@@ -118,6 +118,22 @@ def sql(ctx: click.Context, query: str, limit: int) -> None:
     run_sql(_project(ctx), query, limit, out)
 
 
+@cli.command()
+@click.pass_context
+def counts(ctx: click.Context) -> None:
+    """Row count of every zone's table, in run order."""
+    from lakehouse.query import table_counts
+
+    project = _project(ctx)
+    table = Table(title=f"tables in {project.env.database}")
+    table.add_column("table")
+    table.add_column("layer")
+    table.add_column("rows", justify="right")
+    for name, layer, rows in table_counts(project):
+        table.add_row(name, layer, "not built" if rows is None else f"{rows:,}")
+    out.print(table)
+
+
 @cli.command("generate-sample")
 @click.option("--scale", default=1.0, show_default=True, type=float, help="1 is about the real data's size.")
 @click.option("--out", "out_dir", default="data/sample/stedi", show_default=True, type=click.Path(path_type=Path))

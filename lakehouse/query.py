@@ -55,3 +55,17 @@ def run_sql(project: Project, query: str, limit: int, console: Console) -> None:
         console.print(_render(df, limit, query))
     except PySparkException as exc:
         raise QueryError(f"query failed: {str(exc).strip().splitlines()[0]}") from None
+
+
+def table_counts(project: Project) -> list[tuple[str, str, int | None]]:
+    from lakehouse.plan.graph import ZoneGraph
+
+    spark = _session(project)
+    graph = ZoneGraph.build(project)
+    rows = []
+    for name in graph.order:
+        zone = graph.zones[name]
+        full = f"{project.env.database}.{zone.target.table}"
+        count = spark.table(full).count() if spark.catalog.tableExists(full) else None
+        rows.append((zone.target.table, zone.layer, count))
+    return rows

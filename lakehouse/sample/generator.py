@@ -30,9 +30,10 @@ What the data imitates (scale 1 is about the size of the real data: 956 customer
 * a few malformed lines sit in the middle of the files: truncated JSON everywhere, and in the
   accelerometer files a line whose ``x`` is the string ``"abc"``. They count toward nothing.
 
-Same ``(scale, seed, malformed)`` gives byte-identical files. Only the standard library is used and
-the files are written as a stream, a customer at a time; scale 50 (about 5.5 million lines) takes
-about a minute on one core.
+Same ``(scale, seed, malformed)`` gives byte-identical files, and the valid lines do not depend on
+``malformed`` at all (a malformed line is made from the valid line just before it). Only the
+standard library is used and the files are written as a stream, a customer at a time; scale 50
+(about 5.4 million lines, 500 MB) takes about 10 s and 120 MB of memory on one core.
 """
 from __future__ import annotations
 

@@ -1,0 +1,69 @@
+"""Shared fixtures: ONE Spark session for the whole suite, tiny generated data, real data if present.
+
+Every test that runs zones gets its own lake root and catalog database, so tests never see each
+other's tables although they share the session (and its one embedded metastore).
+"""
+from __future__ import annotations
+
+import itertools
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lakehouse.config.loader import Project, load_project
+
+ROOT = Path(__file__).resolve().parents[1]
+STEDI_CONFIGS = ROOT / "configs" / "stedi"
+REAL_DATA = ROOT.parent / "shared" / "data" / "stedi"
+_ids = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def session_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("lakehouse")
+
+
+@pytest.fixture(scope="session")
+def spark(session_dir):
+    from lakehouse.config.models import Environment
+    from lakehouse.runtime.session import get_session, stop_session
+
+    env = Environment(name="test", landing_root=str(session_dir / "landing"), lake_root=str(session_dir / "lake"),
+                      database="lakehouse_test", reports_root=str(session_dir / "reports"),
+                      spark_conf={"spark.master": "local[2]", "spark.driver.memory": "3g"})
+    session = get_session(env)
+    yield session
+    stop_session()
+
+
+@pytest.fixture
+def config_dir(tmp_path) -> Path:
+    """A private copy of the STEDI configs that a test may edit."""
+    target = tmp_path / "configs"
+    shutil.copytree(STEDI_CONFIGS, target)
+    return target
+
+
+def project_for(config_dir: Path, landing_root: Path | str, lake_root: Path) -> Project:
+    """The project with roots pointing at test folders and a database of its own."""
+    return load_project(config_dir, "local", overrides={
+        "landing_root": str(landing_root), "lake_root": str(lake_root),
+        "database": f"t{next(_ids)}", "reports_root": str(lake_root.parent / "reports")})
+
+
+@pytest.fixture(scope="session")
+def sample(session_dir):
+    """Tiny generated landing data (with malformed lines) and its manifest of expected counts."""
+    from lakehouse.sample.generator import generate
+
+    out = session_dir / "sample"
+    manifest = generate(out, scale=0.02, seed=11)
+    return out, manifest.to_dict()
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    if not (REAL_DATA / "customer" / "landing").is_dir():
+        pytest.skip(f"real STEDI data not found at {REAL_DATA} (only present beside the project on dev/CI machines)")
+    return REAL_DATA

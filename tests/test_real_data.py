@@ -1,0 +1,113 @@
+"""The STEDI pipeline on the real data in ../shared/data/stedi (skipped when it is absent)."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from lakehouse.engine import run_pipeline
+from tests.conftest import STEDI_CONFIGS, project_for
+from tests.helpers import copy_lake, count, edit, num_files
+
+pytestmark = pytest.mark.real_data
+
+EXPECTED = {
+    "customer_landing": 956, "accelerometer_landing": 81_273, "step_trainer_landing": 28_680,
+    "customer_trusted": 482, "accelerometer_trusted": 40_981, "customer_curated": 482,
+    "step_trainer_trusted": 14_460, "machine_learning_curated": 40_981,
+}
+AFTER_CONSENT = {"accelerometer_trusted": 32_025, "customer_curated": 464, "step_trainer_trusted": 13_920,
+                 "machine_learning_curated": 32_025}
+
+
+@pytest.fixture(scope="module")
+def real_run(spark, real_data, tmp_path_factory):
+    lake = tmp_path_factory.mktemp("real") / "lake"
+    project = project_for(STEDI_CONFIGS, real_data, lake)
+    first = run_pipeline(project, "all", spark=spark)
+    files_after_first = {t: num_files(spark, project, t) for t in EXPECTED}
+    second = run_pipeline(project, "all", spark=spark)
+    files_after_second = {t: num_files(spark, project, t) for t in EXPECTED}
+    return project, lake, first, second, files_after_first, files_after_second
+
+
+def test_eight_tables_have_the_expected_counts(spark, real_run):
+    project, _, first, *_ = real_run
+    assert first.ok, [z.message for z in first.zones]
+    assert {t: count(spark, project, t) for t in EXPECTED} == EXPECTED
+    assert {z.table: z.inserted for z in first.zones} == EXPECTED
+
+
+def test_no_real_line_is_malformed_or_folded(real_run):
+    first = real_run[2]
+    landing = [z for z in first.zones if z.layer == "landing"]
+    assert [(z.malformed, z.deduplicated) for z in landing] == [(0, 0)] * 3
+
+
+def test_second_run_changes_nothing(real_run):
+    _, _, _, second, files_first, files_second = real_run
+    assert second.ok
+    assert [(z.zone, z.inserted, z.updated, z.files_added) for z in second.zones] == \
+        [(z.zone, 0, 0, 0) for z in second.zones]
+    assert files_second == files_first
+
+
+def test_ml_table_holds_no_personal_data(spark, real_run):
+    project = real_run[0]
+    columns = set(spark.table(f"{project.env.database}.machine_learning_curated").columns)
+    assert columns == {"sensorReadingTime", "serialNumber", "distanceFromObject", "timestamp", "x", "y", "z"}
+
+
+def test_readings_after_consent_is_one_filter_in_yaml(spark, real_run, tmp_path, config_dir):
+    edit(config_dir / "zones" / "accelerometer_trusted.yml",
+         "columns:\n  select:", "filters:\n  - acc.timestamp >= consent_date\ncolumns:\n  select:")
+    # Only the unchanged upstream tables are copied: the changed zones start afresh.
+    lake = tmp_path / "lake"
+    shutil.copytree(real_run[1] / "landing", lake / "landing")
+    shutil.copytree(real_run[1] / "trusted" / "customer_trusted", lake / "trusted" / "customer_trusted")
+    project = project_for(config_dir, real_run[0].env.landing_root, lake)
+    result = run_pipeline(project, "accelerometer_trusted,customer_curated,step_trainer_trusted,"
+                                   "machine_learning_curated", spark=spark)
+    assert result.ok, [z.message for z in result.zones]
+    assert {t: count(spark, project, t) for t in AFTER_CONSENT} == AFTER_CONSENT
+
+
+def test_timestamp_only_join_pairs_other_customers_phones(spark, real_run, tmp_path, config_dir):
+    ml = config_dir / "zones" / "machine_learning_curated.yml"
+    edit(ml, "on: st.sensorReadingTime = acc.timestamp AND st.owner = acc.user",
+         "on: st.sensorReadingTime = acc.timestamp")
+    # Rows of different users can now be identical once anonymised: key on the phone's user too.
+    edit(ml, "columns: [acc.timestamp, acc.x, acc.y, acc.z]", "columns: [acc.user, acc.timestamp, acc.x, acc.y, acc.z]")
+    edit(ml, "merge_keys: [serialNumber, sensorReadingTime, x, y, z]",
+         "merge_keys: [serialNumber, sensorReadingTime, user, x, y, z]")
+    lake = tmp_path / "lake"
+    for layer_table in ("trusted/step_trainer_trusted", "curated/customer_curated", "trusted/accelerometer_trusted"):
+        shutil.copytree(real_run[1] / layer_table, lake / layer_table)
+    project = project_for(config_dir, real_run[0].env.landing_root, lake)
+    result = run_pipeline(project, "machine_learning_curated", spark=spark)
+    assert result.ok, [z.message for z in result.zones]
+    assert count(spark, project, "machine_learning_curated") == 43_681
+
+
+def test_changed_customer_record_updates_one_trusted_row(spark, real_run, real_data, tmp_path):
+    project, lake_dir = real_run[0], real_run[1]
+    landing = tmp_path / "landing"
+    for source in ("accelerometer", "step_trainer"):
+        (landing / source).mkdir(parents=True)
+        (landing / source / "landing").symlink_to(real_data / source / "landing")
+    shutil.copytree(real_data / "customer", landing / "customer")
+    original = next(json.loads(line) for line in (real_data / "customer" / "landing").glob("*.json").__next__().open()
+                    if "shareWithResearchAsOfDate" in line)
+    changed = {**original, "phone": "8015550000", "lastUpdateDate": original["lastUpdateDate"] + 1000}
+    (landing / "customer" / "landing" / "customer-9999999999999.json").write_text(json.dumps(changed) + "\n")
+
+    lake = copy_lake(lake_dir, tmp_path / "lake")
+    changed_project = project_for(STEDI_CONFIGS, landing, lake)
+    result = run_pipeline(changed_project, "customer_landing,customer_trusted", spark=spark)
+    assert result.ok, [z.message for z in result.zones]
+    assert [(z.zone, z.inserted, z.updated) for z in result.zones] == \
+        [("customer_landing", 0, 1), ("customer_trusted", 0, 1)]
+    row = spark.table(f"{changed_project.env.database}.customer_trusted").where(f"email = '{original['email']}'")
+    assert [r["phone"] for r in row.collect()] == ["8015550000"]
+    assert count(spark, changed_project, "customer_trusted") == 482
