@@ -1,0 +1,133 @@
+"""The Glue job script's arguments: Glue-style parsing, and a clear exit 2 before Spark on bad input."""
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, STEDI_CONFIGS
+
+JOB_SCRIPT = ROOT / "pipelines" / "lakehouse_job.py"
+
+
+@pytest.fixture(scope="module")
+def job():
+    spec = importlib.util.spec_from_file_location("lakehouse_job_under_test", JOB_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def no_spark(monkeypatch):
+    """Fail the test if anything tries to start Spark or run zones."""
+    import lakehouse.engine
+    import lakehouse.runtime.session
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("Spark must not start here")
+
+    monkeypatch.setattr(lakehouse.engine, "get_session", refuse)
+    monkeypatch.setattr(lakehouse.runtime.session, "get_session", refuse)
+
+
+def test_glue_style_argv(job):
+    argv = ["--JOB_NAME", "j", "--pipeline", "customer_trusted", "--TempDir", "s3://b/t",
+            "--job-bookmark-option", "job-bookmark-disable"]
+    assert job.resolve_options(argv) == {
+        "JOB_NAME": "j", "pipeline": "customer_trusted",
+        "env": "local", "config-dir": str(STEDI_CONFIGS),
+    }
+
+
+def test_default_config_dir_is_the_checkouts_stedi_configs(job):
+    config_dir = Path(job.resolve_options(["--JOB_NAME", "j", "--pipeline", "all"])["config-dir"])
+    assert config_dir.is_absolute()
+    assert (config_dir / "zones" / "customer_trusted.yml").is_file()
+
+
+def test_key_equals_value_form(job):
+    argv = ["--JOB_NAME=j", "--pipeline=customer_trusted,customer_curated", "--env=aws",
+            "--config-dir=/opt/project/configs", "--TempDir=s3://b/t"]
+    assert job.resolve_options(argv) == {
+        "JOB_NAME": "j", "pipeline": "customer_trusted,customer_curated",
+        "env": "aws", "config-dir": "/opt/project/configs",
+    }
+
+
+def test_value_keeps_later_equals_signs(job):
+    assert job.resolve_options(["--JOB_NAME=a=b", "--pipeline", "all"])["JOB_NAME"] == "a=b"
+
+
+def test_flag_without_value_does_not_swallow_the_next_key(job):
+    argv = ["--JOB_NAME", "j", "--enable-metrics", "--pipeline", "trusted", "--enable-glue-datacatalog"]
+    options = job.resolve_options(argv)
+    assert options["pipeline"] == "trusted"
+    assert "enable-metrics" not in options and "enable-glue-datacatalog" not in options
+
+
+def test_glue_positional_noise_is_ignored(job):
+    # Glue puts the script's own name and sometimes bare values among the arguments.
+    argv = ["script.py", "--JOB_NAME", "j", "stray", "--pipeline", "all"]
+    assert job.resolve_options(argv)["pipeline"] == "all"
+
+
+@pytest.mark.parametrize("argv, missing", [
+    (["--JOB_NAME", "j"], "--pipeline"),
+    (["--JOB_NAME", "j", "--pipeline"], "--pipeline"),
+    (["--JOB_NAME", "j", "--pipeline", "--env", "local"], "--pipeline"),
+    (["--pipeline", "all"], "--JOB_NAME"),
+    ([], "--JOB_NAME, --pipeline"),
+])
+def test_missing_required_argument(job, argv, missing):
+    with pytest.raises(job.ArgumentError) as info:
+        job.resolve_options(argv)
+    assert f"missing required argument(s): {missing} " in str(info.value)
+    assert "(e.g. --JOB_NAME stedi --pipeline all)" in str(info.value)
+
+
+def test_main_without_pipeline_exits_2_before_spark(job, no_spark, capsys):
+    assert job.main(["--JOB_NAME", "j"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip() == ("error: missing required argument(s): --pipeline "
+                                    "(e.g. --JOB_NAME stedi --pipeline all)")
+    assert captured.out == ""
+
+
+def test_main_unknown_pipeline_exits_2_before_spark(job, no_spark, capsys):
+    assert job.main(["--JOB_NAME", "j", "--pipeline", "nope", "--config-dir", str(STEDI_CONFIGS)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("configuration error:\n")
+    assert "--pipeline: nope: is not a zone, table or layer" in err
+
+
+def test_main_broken_config_exits_2_naming_file_and_key(job, no_spark, config_dir, capsys):
+    path = config_dir / "zones" / "customer_trusted.yml"
+    path.write_text(path.read_text().replace("filters:", "filtres:"))
+    assert job.main(["--JOB_NAME", "j", "--pipeline", "all", "--config-dir", str(config_dir)]) == 2
+    assert f"{path}: filtres: unknown key" in capsys.readouterr().err
+
+
+def test_main_unknown_env_exits_2(job, no_spark, capsys):
+    argv = ["--JOB_NAME", "j", "--pipeline", "all", "--env", "prod", "--config-dir", str(STEDI_CONFIGS)]
+    assert job.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "no environment named 'prod'" in err and "use --env with one of: local" in err
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--JOB_NAME", "j"], "error: missing required argument(s): --pipeline"),
+    (["--JOB_NAME", "j", "--pipeline", "nope"], "--pipeline: nope: is not a zone, table or layer"),
+], ids=["missing_pipeline", "unknown_pipeline"])
+def test_script_exits_2_without_traceback(tmp_path, args, expected):
+    # Run from elsewhere: the script finds its package and configs from its own location.
+    proc = subprocess.run([sys.executable, str(JOB_SCRIPT), *args], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert expected in proc.stderr
+    assert "--pipeline" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout == ""
