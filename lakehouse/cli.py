@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from lakehouse.config.loader import Project, load_project
@@ -29,7 +30,7 @@ class _Group(click.Group):
                 err.print(f"  {problem}", highlight=False, markup=False)
             sys.exit(exc.exit_code)
         except LakehouseError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             sys.exit(exc.exit_code)
 
 
@@ -91,7 +92,7 @@ def run(ctx: click.Context, pipeline: str) -> None:
     out.print(summary_table(result))
     for zone in result.zones:
         if zone.status != "ok":
-            err.print(f"[red]{zone.zone}[/]: {zone.message}", highlight=False)
+            err.print(f"[red]{zone.zone}[/]: {escape(zone.message)}", highlight=False)
     if not result.ok:
         sys.exit(1)
 

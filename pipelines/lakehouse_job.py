@@ -36,7 +36,8 @@ def resolve_options(argv: list[str]) -> dict[str, str]:
     if missing:
         raise ArgumentError("missing required argument(s): " + ", ".join(f"--{k}" for k in missing)
                             + " (e.g. --JOB_NAME stedi --pipeline all)")
-    return {**OPTIONAL, **{k: v for k, v in found.items() if k in REQUIRED or k in OPTIONAL}}
+    given = {k: v for k, v in found.items() if k in REQUIRED or (k in OPTIONAL and v)}
+    return {**OPTIONAL, **given}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -149,8 +149,6 @@ def test_env_var_default_when_unset():
     assert env.database == "stedi"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG lakehouse/config/loader.py _expand: ${VAR:-default} keeps an empty "
-                                       "VAR instead of the default (the shell uses the default)")
 def test_env_var_default_when_empty(monkeypatch):
     monkeypatch.setenv("STEDI_DATABASE", "")
     assert load_environment(STEDI_CONFIGS, "local").database == "stedi"

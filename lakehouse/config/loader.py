@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from lakehouse.config.models import Environment, Zone
+from lakehouse.config.models import Environment, KeyedError, Zone
 from lakehouse.errors import ConfigError, Problem
 
 _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -46,6 +46,22 @@ _Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|Tr
                               list("tTfF"))
 
 
+def _no_duplicate_keys(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} appears twice (first on line {seen[key] + 1})", key_node.start_mark)
+        seen[key] = key_node.start_mark.line
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_Loader.construct_mapping = _no_duplicate_keys  # a repeated key would silently override the first
+
+UNREADABLE = object()  # the file's problem is already reported: do not validate it too
+
+
 def _read_yaml(path: Path, problems: list[Problem]) -> Any:
     try:
         with path.open(encoding="utf-8") as handle:
@@ -54,10 +70,10 @@ def _read_yaml(path: Path, problems: list[Problem]) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problems.append(Problem(str(path), where, f"not valid YAML: {getattr(exc, 'problem', exc)}",
-                                "check indentation and quote values that contain ':' or '#'"))
+                                "check indentation, repeated keys, and quote values that contain ':' or '#'"))
     except OSError as exc:
         problems.append(Problem(str(path), "", f"cannot read: {exc.strerror}"))
-    return None
+    return UNREADABLE
 
 
 def _key_path(loc: tuple) -> str:
@@ -71,7 +87,7 @@ def _key_path(loc: tuple) -> str:
 
 
 _HINTS = {
-    "extra_forbidden": "remove it, or check its spelling against the README's zone reference",
+    "extra_forbidden": "remove it, or check its spelling against the README's reference",
     "missing": "add this key",
     "literal_error": "",
     "string_type": "quote the value or give text",
@@ -80,26 +96,31 @@ _HINTS = {
 }
 
 
-def _validate(model: type[BaseModel], data: Any, path: Path, problems: list[Problem]) -> Any:
+def _validate(model: type[BaseModel], data: Any, path: Path, problems: list[Problem], shape_hint: str) -> Any:
+    if data is UNREADABLE:
+        return None
     if not isinstance(data, dict):
-        problems.append(Problem(str(path), "", "expected a YAML mapping at the top level",
-                                "start the file with 'name: ...' and the other keys of a zone"))
+        problems.append(Problem(str(path), "", "expected a YAML mapping at the top level", shape_hint))
         return None
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors():
-            message = err["msg"].removeprefix("Value error, ")
+            message, loc = err["msg"].removeprefix("Value error, "), err["loc"]
+            cause = (err.get("ctx") or {}).get("error")
+            if isinstance(cause, KeyedError):
+                message, loc = cause.message, (*loc, *cause.key)
             if err["type"] == "extra_forbidden":
                 message = "unknown key"
-            problems.append(Problem(str(path), _key_path(err["loc"]), message, _HINTS.get(err["type"], "")))
+            problems.append(Problem(str(path), _key_path(loc), message, _HINTS.get(err["type"], "")))
     return None
 
 
 def _expand(value: Any) -> Any:
     """${VAR} and ${VAR:-default} in env files, so one file serves a laptop and CI."""
     if isinstance(value, str):
-        return _ENV_VAR.sub(lambda m: os.environ.get(m.group(1), m.group(2) or ""), value)
+        # As in the shell, an empty variable takes the default too.
+        return _ENV_VAR.sub(lambda m: os.environ.get(m.group(1)) or m.group(2) or "", value)
     if isinstance(value, dict):
         return {k: _expand(v) for k, v in value.items()}
     return value
@@ -119,7 +140,8 @@ def load_environment(config_dir: Path, name: str, overrides: dict[str, Any] | No
     data = _read_yaml(path, problems)
     if isinstance(data, dict):
         data = {"name": name, **_expand(data), **(overrides or {})}
-    env = _validate(Environment, data, path, problems)
+    env = _validate(Environment, data, path, problems,
+                    "give landing_root, lake_root, database and reports_root, one 'key: value' per line")
     if problems:
         raise ConfigError(problems)
     roots = {k: _absolute(getattr(env, k)) for k in ("landing_root", "lake_root", "reports_root")}
@@ -136,7 +158,8 @@ def load_zones(config_dir: Path) -> tuple[dict[str, Zone], dict[str, Path]]:
     zones: dict[str, Zone] = {}
     files: dict[str, Path] = {}
     for path in paths:
-        zone = _validate(Zone, _read_yaml(path, problems), path, problems)
+        zone = _validate(Zone, _read_yaml(path, problems), path, problems,
+                         "start the file with 'name: ...' and the other keys of a zone (see README)")
         if zone is None:
             continue
         if zone.name in zones:

@@ -16,6 +16,14 @@ _PRIMITIVE_TYPES = {
 _DECIMAL = re.compile(r"^decimal\(\s*\d+\s*,\s*\d+\s*\)$")
 
 
+class KeyedError(ValueError):
+    """A model-level problem that belongs to one key, so the message can name that key."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key, self.message = tuple(key.split(".")), message
+
+
 def _identifier(value: str, what: str) -> str:
     if not IDENTIFIER.match(value):
         raise ValueError(f"{what} {value!r} must be letters, digits and underscores, not starting with a digit")
@@ -83,7 +91,8 @@ class Join(Model):
     @model_validator(mode="after")
     def _semi_keeps_nothing(self) -> Join:
         if self.type in ("semi", "anti") and self.columns:
-            raise ValueError(f"a {self.type} join keeps no columns of the joined table; remove 'columns' or use type inner/left")
+            raise KeyedError("columns", f"a {self.type} join keeps no columns of the joined table; "
+                                        "remove 'columns' or use type inner/left")
         return self
 
     @property
@@ -144,19 +153,21 @@ class Zone(Model):
     @model_validator(mode="after")
     def _shape(self) -> Zone:
         if self.sql is not None:
-            if self.source or self.filters or self.joins or self.columns:
-                raise ValueError("a 'sql' zone takes its rows from the query: drop source, filters, joins and columns")
+            extra = [k for k in ("source", "filters", "joins", "columns") if getattr(self, k)]
+            if extra:
+                raise KeyedError(extra[0], "a 'sql' zone takes its rows from the query: "
+                                           f"drop {', '.join(extra)} or drop sql")
             if self.layer == "landing":
                 raise ValueError("a landing zone reads files: give 'source' with 'path' and 'schema', not 'sql'")
             return self
         if self.source is None:
             raise ValueError("give 'source' (landing files or an upstream table) or a 'sql' query")
         if self.layer == "landing" and not self.source.path:
-            raise ValueError("a landing zone reads files: give source.path and source.schema")
+            raise KeyedError("source.path", "a landing zone reads files: give source.path and source.schema")
         if self.layer != "landing" and self.source.path:
-            raise ValueError(f"a {self.layer} zone reads upstream tables: give source.table, not source.path")
+            raise KeyedError("source.path", f"a {self.layer} zone reads upstream tables: give source.table, not source.path")
         if self.dedupe and self.dedupe.keys and not set(self.dedupe.keys) <= set(self.target.merge_keys):
-            raise ValueError("dedupe.keys must be some of target.merge_keys, or MERGE would meet duplicate keys")
+            raise KeyedError("dedupe.keys", "must be some of target.merge_keys, or MERGE would meet duplicate keys")
         return self
 
     @property

@@ -61,8 +61,9 @@ class ZoneGraph:
         try:
             sorter.prepare()
         except CycleError as exc:
-            cycle = exc.args[1]
-            raise ConfigError([Problem(project.file_of(cycle[0]), "source/joins",
+            cycle = exc.args[1]  # each zone is read by the next one
+            key = next(k for k, t in _references(project.zones[cycle[1]]) if producer.get(t) == cycle[0])
+            raise ConfigError([Problem(project.file_of(cycle[1]), key,
                                        "dependency cycle: " + " -> ".join(cycle),
                                        "a zone may only read tables of zones that do not read it back")]) from None
         order: list[str] = []
