@@ -233,3 +233,33 @@ def test_running_a_zone_before_its_upstream_says_which_to_run(spark, tmp_path, s
     assert first.status == "failed"
     assert "customer_landing" in first.message and "lakehouse run --pipeline customer_landing" in first.message
     assert result.zone("accelerometer_trusted").status == "skipped"
+
+
+def test_cli_reads_results_from_the_catalog(sample_run, monkeypatch):
+    from click.testing import CliRunner
+
+    from lakehouse.cli import cli
+
+    project = sample_run[0]
+    monkeypatch.setenv("STEDI_LAKE_ROOT", project.env.lake_root)
+    monkeypatch.setenv("STEDI_DATABASE", project.env.database)
+    monkeypatch.setenv("COLUMNS", "200")
+    args = ["--config-dir", str(STEDI_CONFIGS)]
+    runner = CliRunner()
+
+    counts = runner.invoke(cli, [*args, "counts"])
+    assert counts.exit_code == 0, counts.output
+    expected = sample_run[3]["counts"]["customer_trusted"]
+    assert any("customer_trusted" in line and f"{expected:,}" in line for line in counts.output.splitlines())
+
+    sql = runner.invoke(cli, [*args, "sql", f"SELECT count(*) AS n FROM {project.env.database}.customer_curated"])
+    assert sql.exit_code == 0 and str(sample_run[3]["counts"]["customer_curated"]) in sql.output
+
+    show = runner.invoke(cli, [*args, "show", "step_trainer_trusted", "--limit", "2"])
+    assert show.exit_code == 0 and "serialNumber" in show.output
+
+    missing = runner.invoke(cli, [*args, "show", "no_such_table"])
+    assert missing.exit_code == 2 and "no table" in missing.stderr and "customer_trusted" in missing.stderr
+
+    bad_sql = runner.invoke(cli, [*args, "sql", "SELEC nonsense"])
+    assert bad_sql.exit_code == 2 and "query failed" in bad_sql.stderr and "Traceback" not in bad_sql.stderr

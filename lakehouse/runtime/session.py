@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
     from lakehouse.config.models import Environment
 
-DELTA_PACKAGES = ["io.delta:delta-spark_2.12:3.3.2"]  # pulls io.delta:delta-storage:3.3.2
+DELTA_VERSION = "3.3.2"
+DELTA_PACKAGES = [f"io.delta:delta-spark_2.12:{DELTA_VERSION}"]  # pulls io.delta:delta-storage too
 
 # Small-data defaults for a 2-core machine; an environment's spark_conf overrides any of them.
 LOCAL_DEFAULTS = {
@@ -50,8 +51,13 @@ def session_conf(env: Environment) -> dict[str, str]:
         "spark.databricks.delta.schema.autoMerge.enabled": "true",
     }
     if env.delta_jars == "maven":
-        conf["spark.jars.packages"] = ",".join(DELTA_PACKAGES)
-        conf["spark.jars.ivy"] = str(ivy_dir())
+        fetched = sorted((ivy_dir() / "jars").glob("*.jar"))
+        if any(j.name == f"io.delta_delta-spark_2.12-{DELTA_VERSION}.jar" for j in fetched):
+            # Already fetched: hand Spark the files, so start-up neither resolves nor prints.
+            conf["spark.jars"] = ",".join(str(j) for j in fetched)
+        else:
+            conf["spark.jars.packages"] = ",".join(DELTA_PACKAGES)
+            conf["spark.jars.ivy"] = str(ivy_dir())
     if env.metastore == "embedded":
         # A Derby metastore under the lake root: tables registered by one run are visible to the
         # next process (lakehouse sql "SELECT ... FROM stedi.customer_trusted").
