@@ -82,7 +82,7 @@ def plan(ctx: click.Context, pipeline: str) -> None:
 def run(ctx: click.Context, pipeline: str) -> None:
     """Run zones in dependency order and print what each did."""
     from lakehouse.engine import run_pipeline
-    from lakehouse.report import summary_table
+    from lakehouse.reports.render import summary_table
 
     project = _project(ctx)
     with out.status("starting Spark...") as status:
@@ -90,11 +90,30 @@ def run(ctx: click.Context, pipeline: str) -> None:
                               on_start=lambda z: status.update(f"running {z}..."),
                               on_done=lambda r: out.print(f"  {r.status:>7}  {r.zone}  ({r.seconds}s)"))
     out.print(summary_table(result))
+    out.print(f"report: {result.summary_path}" + (f"\ndata docs: {result.data_docs}" if result.data_docs else ""))
     for zone in result.zones:
         if zone.status != "ok":
             err.print(f"[red]{zone.zone}[/]: {escape(zone.message)}", highlight=False)
     if not result.ok:
         sys.exit(1)
+
+
+@cli.command()
+@click.option("--run", "run_id", default=None, help="A run id; default the latest run.")
+@click.pass_context
+def report(ctx: click.Context, run_id: str | None) -> None:
+    """Print a run's summary and expectation results, and where its Data Docs are."""
+    from lakehouse.reports.render import expectations_table, summary_table
+    from lakehouse.reports.summary import read_summary
+
+    project = _project(ctx)
+    run = read_summary(project.env.reports_root, run_id)
+    out.print(summary_table(run))
+    out.print(expectations_table(run))
+    for zone in run["zones"]:
+        if zone["status"] != "ok":
+            out.print(f"[red]{zone['zone']}[/]: {escape(zone['message'])}", highlight=False)
+    out.print(f"data docs: {run['data_docs'] or 'none (no suite ran)'}")
 
 
 @cli.command()

@@ -11,6 +11,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable
 
 from lakehouse.plan.graph import ZoneGraph
+from lakehouse.quality.gate import QualityGate
+from lakehouse.reports.summary import write_summary
 from lakehouse.runtime.session import get_session
 from lakehouse.zone.runner import ZoneResult, ZoneRunner
 
@@ -26,6 +28,8 @@ class RunResult:
     pipeline: str
     zones: list[ZoneResult] = field(default_factory=list)
     seconds: float = 0.0
+    data_docs: str | None = None      # the Data Docs index.html
+    summary_path: str | None = None   # the run's JSON summary
 
     @property
     def ok(self) -> bool:
@@ -47,7 +51,8 @@ def run_pipeline(project: Project, pipeline: str, *, spark: SparkSession | None 
     spark = spark or get_session(project.env)
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     result = RunResult(new_run_id(), pipeline)
-    runner = ZoneRunner(spark, project, graph, result.run_id, started_at)
+    gate = QualityGate(project.env.reports_root, result.run_id)
+    runner = ZoneRunner(spark, project, graph, gate, result.run_id, started_at)
     blocked: dict[str, str] = {}  # zone -> the failed zone upstream of it
     start = time.perf_counter()
     for name in selected:
@@ -64,5 +69,7 @@ def run_pipeline(project: Project, pipeline: str, *, spark: SparkSession | None 
         result.zones.append(outcome)
         if on_done:
             on_done(outcome)
+    result.data_docs = gate.build_docs()
     result.seconds = round(time.perf_counter() - start, 2)
+    result.summary_path = write_summary(result, project.env.reports_root)
     return result

@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     from lakehouse.config import load_project
     from lakehouse.engine import run_pipeline
     from lakehouse.errors import ConfigError, LakehouseError
-    from lakehouse.report import summary_table
+    from lakehouse.reports.render import summary_table
     from rich.console import Console
 
     console = Console(soft_wrap=True)

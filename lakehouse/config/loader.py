@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from lakehouse.config.models import Environment, KeyedError, Zone
 from lakehouse.errors import ConfigError, Problem
+from lakehouse.quality.suites import SuiteSpec, load_suite
 
 _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _URI = re.compile(r"^[a-z][a-z0-9+.-]*://")
@@ -29,6 +30,7 @@ class Project:
     env: Environment
     zones: dict[str, Zone]
     files: dict[str, Path] = field(default_factory=dict)
+    suites: dict[str, SuiteSpec | None] = field(default_factory=dict)  # zone -> its expectation suite
 
     def file_of(self, zone: str) -> str:
         return str(self.files.get(zone, self.config_dir / "zones"))
@@ -145,7 +147,29 @@ def load_environment(config_dir: Path, name: str, overrides: dict[str, Any] | No
     if problems:
         raise ConfigError(problems)
     roots = {k: _absolute(getattr(env, k)) for k in ("landing_root", "lake_root", "reports_root")}
-    return env.model_copy(update=roots)
+    # Suites live in expectations/ beside configs/ (configs/<project>/ -> ../../expectations).
+    suites_dir = env.expectations_dir or str(config_dir.resolve().parent.parent / "expectations")
+    return env.model_copy(update={**roots, "expectations_dir": _absolute(suites_dir)})
+
+
+def load_suites(zones: dict[str, Zone], files: dict[str, Path], suites_dir: Path) -> dict[str, SuiteSpec | None]:
+    """Each zone's suite: a named one must exist; the default (the table's name) may be absent."""
+    problems: list[Problem] = []
+    suites: dict[str, SuiteSpec | None] = {}
+    for name, zone in zones.items():
+        quality = zone.quality
+        suite = quality.suite or zone.target.table
+        path = suites_dir / f"{suite}.json"
+        if not path.exists():
+            if quality.suite or quality.actions:
+                problems.append(Problem(str(files[name]), "expectations", f"no suite file {path}",
+                                        f"create it, or name one of: {', '.join(sorted(p.stem for p in suites_dir.glob('*.json')))}"))
+            suites[name] = None
+            continue
+        suites[name] = load_suite(path, suite, quality.actions, quality.max_quarantined_fraction, problems)
+    if problems:
+        raise ConfigError(problems)
+    return suites
 
 
 def load_zones(config_dir: Path) -> tuple[dict[str, Zone], dict[str, Path]]:
@@ -181,6 +205,8 @@ def load_project(config_dir: str | Path, env: str = "local", overrides: dict[str
         raise ConfigError([Problem(str(config_dir), "", "config directory not found",
                                    "pass --config-dir pointing at a folder with zones/ and env/")])
     zones, files = load_zones(config_dir)
-    project = Project(config_dir, load_environment(config_dir, env, overrides), zones, files)
+    environment = load_environment(config_dir, env, overrides)
+    project = Project(config_dir, environment, zones, files)
     ZoneGraph.build(project)  # raises ConfigError on unknown tables, duplicates and cycles
-    return project
+    suites = load_suites(zones, files, Path(environment.expectations_dir))
+    return Project(config_dir, environment, zones, files, suites)

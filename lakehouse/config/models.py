@@ -121,6 +121,16 @@ class Dedupe(Model):
     order_by: list[str] = Field(default_factory=list, description="SQL sort expressions; the first row per key wins")
 
 
+class Quality(Model):
+    """Which expectation suite guards the zone, and per-zone changes to its actions."""
+
+    suite: str | None = Field(None, description="file expectations/<suite>.json; default: the target table")
+    actions: dict[str, Literal["warn", "quarantine", "fail"]] = Field(
+        default_factory=dict, description="expectation name -> action, overriding the suite's meta.action")
+    max_quarantined_fraction: float | None = Field(None, ge=0, le=1,
+                                                   description="more quarantined rows than this fails the zone")
+
+
 class Target(Model):
     table: str
     merge_keys: list[str] = Field(min_length=1)
@@ -143,6 +153,7 @@ class Zone(Model):
     columns: Columns | None = None
     sql: SqlTransform | None = None
     dedupe: Dedupe | None = None
+    expectations: str | Quality | None = None
     target: Target
 
     @field_validator("name")
@@ -179,6 +190,12 @@ class Zone(Model):
         return names + [j.table for j in self.joins]
 
     @property
+    def quality(self) -> Quality:
+        if isinstance(self.expectations, str):
+            return Quality(suite=self.expectations)
+        return self.expectations or Quality()
+
+    @property
     def dedupe_keys(self) -> list[str]:
         return list(self.dedupe.keys) if self.dedupe and self.dedupe.keys else list(self.target.merge_keys)
 
@@ -191,6 +208,7 @@ class Environment(Model):
     lake_root: str
     database: str
     reports_root: str
+    expectations_dir: str | None = Field(None, description="default: expectations/ beside configs/")
     delta_jars: Literal["maven", "provided"] = Field("maven", description="provided on AWS Glue (--datalake-formats delta)")
     metastore: Literal["embedded", "provided", "none"] = Field("embedded", description="embedded: Derby under lake_root")
     spark_conf: dict[str, str] = Field(default_factory=dict)

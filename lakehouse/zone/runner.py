@@ -12,7 +12,8 @@ from pyspark.sql.utils import AnalysisException
 from lakehouse import catalog
 from lakehouse.errors import ZoneFailed
 from lakehouse.zone.promote import append, promote
-from lakehouse.zone.read import CORRUPT, read_landing, read_table
+from lakehouse.quality.gate import FAILED, ExpectationOutcome, QualityGate
+from lakehouse.zone.read import AUDIT_COLUMNS, CORRUPT, SOURCE_FILE, read_landing, read_table
 from lakehouse.zone.transform import dedupe, transform
 from lakehouse.zone.validate import check_promotable
 
@@ -33,6 +34,10 @@ class ZoneResult:
     malformed: int = 0          # landing lines that did not fit the schema: in <table>_quarantine
     deduplicated: int | None = None  # landing rows folded into another with the same key
     rows_staged: int = 0
+    quarantined: int = 0        # staged rows kept out by a quarantine expectation: in <table>_quarantine
+    promoted: int = 0           # staged rows that passed the gate and went to MERGE
+    suite: str | None = None
+    expectations: list[ExpectationOutcome] = field(default_factory=list)
     inserted: int = 0
     updated: int = 0
     files_added: int = 0
@@ -49,8 +54,9 @@ class ZoneResult:
 class ZoneRunner:
     """Executes zones of one project in one Spark session."""
 
-    def __init__(self, spark: SparkSession, project: Project, graph: ZoneGraph, run_id: str, started_at: str):
-        self.spark, self.project, self.graph = spark, project, graph
+    def __init__(self, spark: SparkSession, project: Project, graph: ZoneGraph, gate: QualityGate,
+                 run_id: str, started_at: str):
+        self.spark, self.project, self.graph, self.gate = spark, project, graph, gate
         self.run_id, self.started_at = run_id, started_at
         self.env = project.env
 
@@ -94,9 +100,9 @@ class ZoneRunner:
             order_by = zone.dedupe.order_by if zone.dedupe else []
             check_promotable(zone, shaped, file)
             staged = dedupe(shaped, zone.dedupe_keys, order_by).cache()
+            result.rows_staged = staged.count()  # computes the transform once, into the cache
 
         with clock("validate"):
-            result.rows_staged = staged.count()
             if landing is not None:
                 counts = landing.parsed.agg(F.count("*").alias("n"), F.count(CORRUPT).alias("bad")).first()
                 result.rows_read, result.malformed = counts["n"], counts["bad"]
@@ -105,14 +111,26 @@ class ZoneRunner:
                 result.rows_read = source.count()  # answered from Delta's file statistics
             else:
                 result.rows_read = result.rows_staged
+            gate = self.gate.check(name, self.project.suites.get(name), staged, result.rows_staged)
+            result.suite, result.expectations = gate.suite, gate.results
+            result.quarantined = gate.quarantined_rows
+            result.promoted = result.rows_staged - result.quarantined
+            if gate.quarantined is not None and gate.passed.count() != result.promoted:
+                raise ZoneFailed(name, file, "rows passed + quarantined != rows staged; nothing promoted")
+
+        if gate.failure:
+            staged.unpersist()
+            raise ZoneFailed(name, file, f"{gate.failure}; nothing promoted, {zone.target.table} left as it was")
 
         with clock("promote"):
             catalog.ensure_database(self.spark, self.env)
             if result.malformed:
-                self._quarantine(zone, landing.bad)
+                self._quarantine(zone, _malformed_rows(landing.bad))
+            if gate.quarantined is not None:
+                self._quarantine(zone, _failed_rows(gate.quarantined))
             location = self.location(zone.target.table)
-            written = promote(self.spark, staged, location, zone.target.merge_keys, zone.target.partition_by,
-                              result.rows_staged)
+            written = promote(self.spark, gate.passed, location, zone.target.merge_keys, zone.target.partition_by,
+                              result.promoted)
             catalog.register(self.spark, self.env, zone.target.table, location, zone.target.description)
             result.inserted, result.updated = written.inserted, written.updated
             result.files_added, result.version = written.files_added, written.version
@@ -124,15 +142,29 @@ class ZoneRunner:
     def _table(self, zone, file: str, table: str):
         return read_table(self.spark, self.location(table), zone, file, table, self.graph.producer[table])
 
-    def _quarantine(self, zone, bad) -> None:
+    def _quarantine(self, zone, rows) -> None:
         table = f"{zone.target.table}_quarantine"
         location = self.env.table_path(zone.layer, table)
-        rows = bad.select(
-            F.lit(self.run_id).alias("run_id"), F.lit(zone.name).alias("zone"),
-            F.lit("malformed: not valid JSON or a value of the wrong type").alias("reason"),
-            "raw", "source_file", F.lit(self.started_at).cast("timestamp").alias("quarantined_at"))
+        rows = rows.select(F.lit(self.run_id).alias("run_id"), F.lit(zone.name).alias("zone"),
+                           "failed_expectations", "raw", "source_file",
+                           F.lit(self.started_at).cast("timestamp").alias("quarantined_at"))
         append(rows, location)
         catalog.register(self.spark, self.env, table, location, f"Rows of {zone.target.table} kept out by the gate")
+
+
+MALFORMED = "malformed: not valid JSON, or a value of the wrong type"
+
+
+def _malformed_rows(bad):
+    return bad.select(F.array(F.lit(MALFORMED)).alias("failed_expectations"), "raw", "source_file")
+
+
+def _failed_rows(failed):
+    """The original row as JSON (audit columns aside), with the expectations it broke."""
+    columns = [c for c in failed.columns if c not in (FAILED, *AUDIT_COLUMNS)]
+    source_file = F.col(SOURCE_FILE) if SOURCE_FILE in failed.columns else F.lit(None).cast("string")
+    return failed.select(F.col(FAILED).alias("failed_expectations"),
+                         F.to_json(F.struct(*columns)).alias("raw"), source_file.alias("source_file"))
 
 
 class _Clock:

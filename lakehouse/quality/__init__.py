@@ -1,0 +1,1 @@
+"""The quality gate: Great Expectations suites run on staged rows before promotion."""

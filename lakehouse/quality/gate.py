@@ -1,0 +1,172 @@
+"""Run a zone's suite on its staged rows and decide what may be promoted.
+
+GX validates the cached staged DataFrame; for a row-level expectation it also reports the Spark
+SQL condition that picks its unexpected rows (``unexpected_index_query``), so quarantining uses
+GX's own definition of a failing row, in one extra pass over the cache whatever the suite's size.
+"""
+from __future__ import annotations
+
+import ast
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pyspark.sql import functions as F
+
+from lakehouse.quality.suites import SuiteSpec
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+FAILED = "_failed_expectations"
+RESULT_FORMAT = {"result_format": "SUMMARY", "return_unexpected_index_query": True, "partial_unexpected_count": 0}
+
+
+@dataclass
+class ExpectationOutcome:
+    name: str
+    type: str
+    action: str
+    success: bool
+    unexpected_count: int | None = None
+    unexpected_percent: float | None = None
+    observed_value: Any = None
+    taken: str = "none"          # none | reported | quarantined | failed
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["observed_value"] = None if self.observed_value is None else str(self.observed_value)[:200]
+        return out
+
+
+@dataclass
+class GateOutcome:
+    passed: DataFrame
+    quarantined: DataFrame | None = None   # failing rows with FAILED: the names of what they broke
+    quarantined_rows: int = 0
+    results: list[ExpectationOutcome] = field(default_factory=list)
+    failure: str = ""                      # why nothing may be promoted; empty when promotable
+    suite: str | None = None
+
+
+class QualityGate:
+    """One GX context per run, its stores and Data Docs under the reports root."""
+
+    def __init__(self, reports_root: str, run_id: str):
+        self.root, self.run_id = Path(reports_root), run_id
+        self._context = None
+        self.validated = 0
+
+    @property
+    def context(self):
+        if self._context is None:
+            logging.getLogger("great_expectations").setLevel(logging.ERROR)
+            import great_expectations as gx
+            from great_expectations.data_context.types.base import ProgressBarsConfig
+
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._context = gx.get_context(mode="file", project_root_dir=str(self.root))
+            self._context.variables.progress_bars = ProgressBarsConfig(globally=False)
+            self._context.variables.analytics_enabled = False
+        return self._context
+
+    def check(self, zone: str, suite: SuiteSpec | None, staged: DataFrame, staged_rows: int) -> GateOutcome:
+        if suite is None:
+            return GateOutcome(staged)
+        results = self._validate(zone, suite, staged)
+        outcome = GateOutcome(staged, results=results, suite=suite.name)
+        conditions: dict[str, str] = {}
+        failures: list[str] = []
+        for r, spec in zip(results, suite.expectations):
+            if r.success and not r.unexpected_count:
+                continue
+            if r.detail.startswith("error:"):
+                r.taken = "failed"
+                failures.append(f"{r.name} could not be evaluated ({r.detail})")
+            elif spec.action == "warn":
+                r.taken = "reported"
+            elif spec.action == "fail" or (spec.action == "quarantine" and not r.success and spec.mostly):
+                r.taken = "failed"
+                failures.append(f"{r.name}: {r.unexpected_count or 0} unexpected" if r.unexpected_count is not None
+                                else f"{r.name}: observed {r.observed_value}")
+            else:  # quarantine
+                condition = r.detail
+                if not condition:
+                    r.taken = "failed"
+                    failures.append(f"{r.name}: GX gives no row condition to quarantine by; use action fail or warn")
+                else:
+                    r.taken, conditions[r.name] = "quarantined", condition
+        if failures:
+            outcome.failure = "expectations failed: " + "; ".join(failures)
+            return outcome
+        if conditions:
+            tagged = staged.withColumn(FAILED, F.filter(
+                F.array(*(F.when(F.expr(c), F.lit(n)) for n, c in conditions.items())), lambda x: x.isNotNull()))
+            outcome.quarantined = tagged.where(F.size(FAILED) > 0)
+            outcome.passed = tagged.where(F.size(FAILED) == 0).drop(FAILED)
+            outcome.quarantined_rows = outcome.quarantined.count()
+            limit = suite.max_quarantined_fraction
+            if limit is not None and staged_rows and outcome.quarantined_rows / staged_rows > limit:
+                outcome.failure = (f"{outcome.quarantined_rows} of {staged_rows} rows would be quarantined, "
+                                   f"more than max_quarantined_fraction {limit}")
+        return outcome
+
+    def _validate(self, zone: str, suite: SuiteSpec, staged: DataFrame) -> list[ExpectationOutcome]:
+        import great_expectations as gx
+        from great_expectations.core.run_identifier import RunIdentifier
+
+        ctx = self.context
+        source = ctx.data_sources.add_or_update_spark(name="lakehouse")
+        asset = next((a for a in source.assets if a.name == zone), None) or source.add_dataframe_asset(name=zone)
+        batch = next((b for b in asset.batch_definitions if b.name == "staged"), None) or \
+            asset.add_batch_definition_whole_dataframe("staged")
+        gx_suite = ctx.suites.add_or_update(gx.ExpectationSuite(**suite.gx_json()))
+        definition = ctx.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=zone, data=batch, suite=gx_suite))
+        checkpoint = ctx.checkpoints.add_or_update(
+            gx.Checkpoint(name=zone, validation_definitions=[definition], result_format=RESULT_FORMAT))
+        run = checkpoint.run(batch_parameters={"dataframe": staged},
+                             run_id=RunIdentifier(run_name=f"{self.run_id}-{zone}"))
+        self.validated += 1
+        by_name = {r.expectation_config.meta.get("name"): r for r in next(iter(run.run_results.values())).results}
+        return [_outcome(spec, by_name.get(spec.name)) for spec in suite.expectations]
+
+    def build_docs(self) -> str | None:
+        """Render Data Docs for every validation kept under the reports root; the index's path."""
+        if not self.validated:
+            return None
+        self.context.build_data_docs()
+        urls = self.context.get_docs_sites_urls()
+        return urls[0]["site_url"].removeprefix("file://") if urls else None
+
+
+def _outcome(spec, result) -> ExpectationOutcome:
+    if result is None:
+        return ExpectationOutcome(spec.name, spec.type, spec.action, False, detail="error: GX returned no result")
+    info = result.exception_info or {}
+    raised = info.get("raised_exception") if isinstance(info, dict) else False
+    data = result.result or {}
+    outcome = ExpectationOutcome(spec.name, spec.type, spec.action, bool(result.success),
+                                 data.get("unexpected_count"), data.get("unexpected_percent"),
+                                 data.get("observed_value"))
+    if raised:
+        outcome.success = False
+        outcome.detail = "error: " + str(info.get("exception_message", "")).strip().splitlines()[0][:300]
+    elif spec.row_level:
+        outcome.detail = _condition(data.get("unexpected_index_query"))
+    return outcome
+
+
+def _condition(query: str | None) -> str:
+    """'df.filter(F.expr("<sql>"))' -> '<sql>', if it is a condition Spark can evaluate per row."""
+    if not query:
+        return ""
+    try:
+        call = ast.parse(query, mode="eval").body
+        sql = call.args[0].args[0].value
+    except (SyntaxError, AttributeError, IndexError):
+        return ""
+    # Window-based conditions (uniqueness) render as display strings Spark cannot parse back.
+    return "" if " OVER (" in sql else sql

@@ -1,0 +1,139 @@
+"""Expectation suites as JSON in GX's own format, checked before any Spark work.
+
+Each expectation carries an action in its ``meta`` (overridable per zone in the zone's YAML):
+``warn`` reports only, ``quarantine`` keeps failing rows out of the target (row-level
+expectations only), ``fail`` stops the zone and everything downstream of it.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lakehouse.errors import Problem
+
+ACTIONS = ("warn", "quarantine", "fail")
+DEFAULT_ACTION = "fail"  # an expectation nobody gave an action to guards the target strictly
+
+# GX must not phone home; set before great_expectations is imported anywhere.
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+@dataclass(frozen=True)
+class ExpectationSpec:
+    name: str
+    type: str
+    action: str
+    row_level: bool
+    mostly: float | None
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    name: str
+    file: Path
+    expectations: list[ExpectationSpec] = field(default_factory=list)
+    max_quarantined_fraction: float | None = None
+
+    def gx_json(self) -> dict[str, Any]:
+        """The suite for GX, each expectation tagged with its name so results map back to it."""
+        return {"name": self.name, "expectations": [
+            {**e.config, "meta": {**(e.config.get("meta") or {}), "name": e.name, "action": e.action}}
+            for e in self.expectations]}
+
+
+def expectation_name(config: dict[str, Any]) -> str:
+    meta = config.get("meta") or {}
+    if meta.get("name"):
+        return str(meta["name"])
+    kwargs = config.get("kwargs") or {}
+    subject = kwargs.get("column") or kwargs.get("column_list") or \
+        [kwargs[k] for k in ("column_A", "column_B") if k in kwargs]
+    subject = ",".join(subject) if isinstance(subject, list) else subject
+    return f"{config.get('type')}({subject or ''})"
+
+
+def _build(config: dict[str, Any]):
+    """The GX expectation object, or an exception saying why GX cannot use this entry."""
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    clean = {k: v for k, v in config.items() if k in ("type", "kwargs", "meta", "notes", "id", "description")}
+    return ExpectationConfiguration(**clean).to_domain_obj()
+
+
+def load_suite(path: Path, suite_name: str, overrides: dict[str, str], max_fraction: float | None,
+               problems: list[Problem]) -> SuiteSpec | None:
+    """Parse one suite; every entry GX would reject or silently drop becomes a Problem."""
+    from great_expectations.expectations.expectation import (
+        ColumnMapExpectation,
+        ColumnPairMapExpectation,
+        MulticolumnMapExpectation,
+    )
+
+    start = len(problems)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        problems.append(Problem(str(path), "", f"not a readable JSON suite: {exc}", "fix the JSON syntax"))
+        return None
+    entries = data.get("expectations") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        problems.append(Problem(str(path), "expectations", "a suite needs a list 'expectations'",
+                                'write {"name": ..., "expectations": [{"type": ..., "kwargs": {...}}]}'))
+        return None
+    if data.get("name") not in (None, suite_name):
+        problems.append(Problem(str(path), "name", f"suite is named {data.get('name')!r} but the file is {path.name}",
+                                f"name it {suite_name!r} or rename the file"))
+
+    specs: list[ExpectationSpec] = []
+    names: set[str] = set()
+    for i, config in enumerate(entries):
+        key = f"expectations[{i}]"
+        if not isinstance(config, dict) or "type" not in config:
+            problems.append(Problem(str(path), key, "each expectation needs a 'type' and 'kwargs'"))
+            continue
+        try:
+            expectation = _build(config)
+        except Exception as exc:  # GX raises many kinds; all mean "GX cannot use this entry"
+            message = str(exc).strip().splitlines()
+            problems.append(Problem(str(path), f"{key} ({config['type']})",
+                                    f"GX cannot use this expectation: {' '.join(message)[:300]}",
+                                    "check the type name and its kwargs against the GX expectation gallery"))
+            continue
+        name = expectation_name(config)
+        if name in names:
+            problems.append(Problem(str(path), f"{key}.meta.name", f"two expectations are named {name!r}",
+                                    "give one of them a distinct meta.name"))
+        names.add(name)
+        action = overrides.get(name, (config.get("meta") or {}).get("action", DEFAULT_ACTION))
+        row_level = isinstance(expectation, (ColumnMapExpectation, ColumnPairMapExpectation, MulticolumnMapExpectation))
+        if action not in ACTIONS:
+            problems.append(Problem(str(path), f"{key}.meta.action", f"unknown action {action!r}",
+                                    f"use one of {', '.join(ACTIONS)}"))
+        elif action == "quarantine" and not row_level:
+            problems.append(Problem(str(path), f"{key}.meta.action",
+                                    f"{config['type']} judges the whole table, so no row can be quarantined",
+                                    "use action fail or warn"))
+        mostly = (config.get("kwargs") or {}).get("mostly")
+        specs.append(ExpectationSpec(name, config["type"], action, row_level, mostly, config))
+
+    unknown = set(overrides) - names
+    if unknown:
+        problems.append(Problem(str(path), "", f"the zone's expectations.actions name {', '.join(sorted(unknown))}, "
+                                "which this suite does not have", f"known: {', '.join(sorted(names))}"))
+    if len(problems) > start:
+        return None
+    # The guard the entries above should make redundant: GX's own suite must hold every entry.
+    logging.getLogger("great_expectations").setLevel(logging.CRITICAL)
+    import great_expectations as gx
+
+    built = gx.ExpectationSuite(**SuiteSpec(suite_name, path, specs).gx_json())
+    if len(built.expectations) != len(specs):
+        problems.append(Problem(str(path), "expectations", f"GX kept {len(built.expectations)} of {len(specs)} "
+                                "expectations", "an expectation GX cannot parse was dropped: check each type"))
+        return None
+    return SuiteSpec(suite_name, path, specs, max_fraction)
