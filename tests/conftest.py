@@ -15,6 +15,7 @@ from lakehouse.config.loader import Project, load_project
 
 ROOT = Path(__file__).resolve().parents[1]
 STEDI_CONFIGS = ROOT / "configs" / "stedi"
+SUITES = ROOT / "expectations"
 REAL_DATA = ROOT.parent / "shared" / "data" / "stedi"
 _ids = itertools.count(1)
 
@@ -37,12 +38,18 @@ def spark(session_dir):
     stop_session()
 
 
+def copy_project(into: Path) -> Path:
+    """configs/stedi and expectations/ copied with the repository's layout; the project folder."""
+    target = into / "configs" / "stedi"
+    shutil.copytree(STEDI_CONFIGS, target)
+    shutil.copytree(SUITES, into / "expectations")
+    return target
+
+
 @pytest.fixture
 def config_dir(tmp_path) -> Path:
-    """A private copy of the STEDI configs that a test may edit."""
-    target = tmp_path / "configs"
-    shutil.copytree(STEDI_CONFIGS, target)
-    return target
+    """A private copy of the STEDI configs and suites that a test may edit."""
+    return copy_project(tmp_path)
 
 
 def project_for(config_dir: Path, landing_root: Path | str, lake_root: Path) -> Project:

@@ -9,7 +9,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from lakehouse.engine import run_pipeline
-from tests.conftest import STEDI_CONFIGS, project_for
+from tests.conftest import STEDI_CONFIGS, copy_project, project_for
 from tests.helpers import copy_lake, count
 
 TABLES = ["customer_landing", "accelerometer_landing", "step_trainer_landing", "customer_trusted",
@@ -67,8 +67,7 @@ def test_rerun_on_unchanged_input_writes_nothing(spark, sample_run):
 def lab(spark, sample_run, tmp_path):
     """A copy of the sample run's lake and configs, to which a test adds zones by YAML alone."""
     project, lake, _, _ = sample_run
-    configs = tmp_path / "configs"
-    shutil.copytree(STEDI_CONFIGS, configs)
+    configs = copy_project(tmp_path)
 
     def add_zone(text: str, pipeline: str, ok: bool = True):
         (configs / "zones" / f"{pipeline}.yml").write_text(text)

@@ -111,3 +111,11 @@ def test_changed_customer_record_updates_one_trusted_row(spark, real_run, real_d
     row = spark.table(f"{changed_project.env.database}.customer_trusted").where(f"email = '{original['email']}'")
     assert [r["phone"] for r in row.collect()] == ["8015550000"]
     assert count(spark, changed_project, "customer_trusted") == 482
+
+
+def test_real_data_passes_every_stedi_suite(real_run):
+    first = real_run[2]
+    assert all(z.suite == z.table for z in first.zones), "every table has its suite"
+    failed = [(z.zone, e.name) for z in first.zones for e in z.expectations if not e.success]
+    assert failed == []
+    assert [z.quarantined for z in first.zones] == [0] * len(first.zones)
