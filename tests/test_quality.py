@@ -244,3 +244,13 @@ def test_max_quarantined_fraction_fails_the_zone(spark, dirty_run, tmp_path):
     zone = result.zone("accelerometer_trusted")
     assert zone.status == "failed"
     assert re.search(r"1 of \d+ rows would be quarantined, more than max_quarantined_fraction 0.0", zone.message)
+
+
+def test_gx_runs_with_analytics_off(dirty_run):
+    import os
+
+    from lakehouse.quality.gate import QualityGate
+
+    assert os.environ["GX_ANALYTICS_ENABLED"] == "false"  # set before GX is first imported
+    gate = QualityGate(dirty_run[0].env.reports_root, "probe")
+    assert gate.context.variables.analytics_enabled is False
