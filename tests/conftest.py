@@ -74,3 +74,23 @@ def real_data() -> Path:
     if not (REAL_DATA / "customer" / "landing").is_dir():
         pytest.skip(f"real STEDI data not found at {REAL_DATA} (only present beside the project on dev/CI machines)")
     return REAL_DATA
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """moto in server mode on loopback: S3, Glue, Step Functions and IAM for the whole session."""
+    import os
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for key, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                       ("AWS_DEFAULT_REGION", "us-east-1")):
+        os.environ[key] = value
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()

@@ -81,6 +81,8 @@ def test_timestamp_only_join_pairs_other_customers_phones(spark, real_run, tmp_p
     edit(ml, "columns: [acc.timestamp, acc.x, acc.y, acc.z]", "columns: [acc.user, acc.timestamp, acc.x, acc.y, acc.z]")
     edit(ml, "merge_keys: [serialNumber, sensorReadingTime, x, y, z]",
          "merge_keys: [serialNumber, sensorReadingTime, user, x, y, z]")
+    # Keeping the email trips the suite's PII check, rightly; for this experiment it only warns.
+    edit(ml, "target:", "expectations:\n  actions: {'no personal data: only reading columns': warn}\ntarget:")
     lake = tmp_path / "lake"
     for layer_table in ("trusted/step_trainer_trusted", "curated/customer_curated", "trusted/accelerometer_trusted"):
         shutil.copytree(real_run[1] / layer_table, lake / layer_table)

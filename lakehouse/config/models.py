@@ -200,6 +200,27 @@ class Zone(Model):
         return list(self.dedupe.keys) if self.dedupe and self.dedupe.keys else list(self.target.merge_keys)
 
 
+class AwsSettings(Model):
+    """Where and how the generic Glue job is deployed (env/aws.yml)."""
+
+    region: str = "us-east-1"
+    bucket: str
+    code_prefix: str = "code"
+    job_name: str
+    role_arn: str
+    glue_version: Literal["5.1"] = "5.1"
+    worker_type: Literal["G.025X", "G.1X", "G.2X", "G.4X", "G.8X"] = "G.1X"
+    number_of_workers: int = Field(2, ge=2)
+    timeout_minutes: int = Field(60, ge=1)
+    state_machine_role_arn: str = Field(description="role Step Functions uses to start the job runs")
+    endpoint_url: str | None = Field(None, description="an S3/Glue stand-in (moto) for tests; empty on AWS")
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _empty(cls, value: str | None) -> str | None:
+        return value or None
+
+
 class Environment(Model):
     """Logical roots for one target (local, aws): the same zone YAML runs on either."""
 
@@ -211,6 +232,8 @@ class Environment(Model):
     expectations_dir: str | None = Field(None, description="default: expectations/ beside configs/")
     delta_jars: Literal["maven", "provided"] = Field("maven", description="provided on AWS Glue (--datalake-formats delta)")
     metastore: Literal["embedded", "provided", "none"] = Field("embedded", description="embedded: Derby under lake_root")
+    catalog: Literal["spark", "glue"] = Field("spark", description="glue: tables registered through the Glue API")
+    aws: AwsSettings | None = None
     spark_conf: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("database")

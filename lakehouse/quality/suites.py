@@ -16,6 +16,7 @@ from typing import Any
 from lakehouse.errors import Problem
 
 ACTIONS = ("warn", "quarantine", "fail")
+GX_REQUIREMENT = "great-expectations==1.24.1"  # as pinned in setup.cfg; installed on Glue at job start
 DEFAULT_ACTION = "fail"  # an expectation nobody gave an action to guards the target strictly
 
 # GX must not phone home; set before great_expectations is imported anywhere.

@@ -1,0 +1,1 @@
+"""AWS: deploying the generic Glue job, the Glue Data Catalog, and S3 for reports and configs."""

@@ -1,0 +1,164 @@
+"""`lakehouse deploy` and `iam-policy` against moto's S3, Glue and Step Functions (no real AWS)."""
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from click.testing import CliRunner
+
+from lakehouse.aws.deploy import plan_and_apply
+from lakehouse.cli import cli
+from lakehouse.config.loader import load_project
+
+_buckets = iter(range(1, 1000))
+
+
+@pytest.fixture
+def aws_env(moto_endpoint, config_dir, monkeypatch, tmp_path):
+    bucket = f"stedi-deploy-{next(_buckets)}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    monkeypatch.setenv("STEDI_BUCKET", bucket)
+    monkeypatch.setenv("STEDI_JOB_NAME", f"job-{bucket}")
+    monkeypatch.setenv("STEDI_DATABASE", bucket.replace("-", "_"))  # moto's catalog is shared by the tests
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket=bucket)
+    project = load_project(config_dir, "aws")
+    return project, bucket, moto_endpoint, tmp_path / "build"
+
+
+def deploy(project, build, dry_run=False):
+    return plan_and_apply(load_project(project.config_dir, "aws"), dry_run=dry_run, build_dir=build)
+
+
+def test_first_deploy_creates_everything_with_the_exact_job_arguments(aws_env):
+    project, bucket, endpoint, build = aws_env
+    plan = deploy(project, build)
+    actions = {(s.resource, s.action) for s in plan.steps}
+    assert ("glue job", "create") in actions and ("glue database", "create") in actions
+    assert ("state machine", "create") in actions
+    uploads = [s.name for s in plan.steps if s.resource == "s3 object"]
+    assert "code/pipelines/lakehouse_job.py" in uploads and "code/expectations/customer_trusted.json" in uploads
+    assert "code/configs/stedi/zones/machine_learning_curated.yml" in uploads
+    assert any(u.startswith("code/dist/lakehouse-") and u.endswith(".whl") for u in uploads)
+
+    glue = boto3.client("glue", endpoint_url=endpoint, region_name="us-east-1")
+    job = glue.get_job(JobName=f"job-{bucket}")["Job"]
+    args = job["DefaultArguments"]
+    assert job["GlueVersion"] == "5.1" and job["Command"]["ScriptLocation"] == \
+        f"s3://{bucket}/code/pipelines/lakehouse_job.py"
+    assert args["--datalake-formats"] == "delta" and args["--enable-glue-datacatalog"] == "true"
+    assert args["--pipeline"] == "all" and args["--env"] == "aws"
+    assert args["--config-uri"] == f"s3://{bucket}/code/configs/stedi/"
+    assert "spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension" in args["--conf"]
+    assert "--conf spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog" in args["--conf"]
+    modules = args["--additional-python-modules"].split(",")
+    assert modules[0] == "great-expectations==1.24.1" and modules[1].startswith(f"s3://{bucket}/code/dist/lakehouse-")
+    assert glue.get_database(Name=project.env.database)["Database"]["Name"] == project.env.database
+
+    sfn = boto3.client("stepfunctions", endpoint_url=endpoint, region_name="us-east-1")
+    machine = next(m for m in sfn.list_state_machines()["stateMachines"] if m["name"] == f"job-{bucket}-zones")
+    definition = json.loads(sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"])["definition"])
+    order = [_zones(state) for state in _walk(definition)]
+    assert order[0] == {"accelerometer_landing", "customer_landing", "step_trainer_landing"}
+    flat = [z for level in order for z in sorted(level)]
+    assert flat.index("customer_trusted") < flat.index("accelerometer_trusted") < flat.index("customer_curated") \
+        < flat.index("step_trainer_trusted") < flat.index("machine_learning_curated")
+    assert job["ExecutionProperty"]["MaxConcurrentRuns"] >= max(len(level) for level in order)
+
+
+def _walk(definition):
+    name = definition["StartAt"]
+    while name:
+        state = definition["States"][name]
+        yield state
+        name = state.get("Next")
+
+
+def _zones(state):
+    if state["Type"] == "Parallel":
+        return {b["StartAt"] for b in state["Branches"]}
+    return {state["Parameters"]["Arguments"]["--pipeline"]}
+
+
+def test_second_deploy_changes_nothing_and_says_unchanged(aws_env, monkeypatch):
+    project, _, _, build = aws_env
+    deploy(project, build)
+    again = deploy(project, build)
+    assert not again.changed and {s.action for s in again.steps} == {"unchanged"}
+    result = CliRunner().invoke(cli, ["--config-dir", str(project.config_dir), "--env", "aws", "deploy"])
+    assert result.exit_code == 0 and "unchanged" in result.output
+
+
+def test_editing_one_zone_reuploads_only_that_file(aws_env):
+    project, _, _, build = aws_env
+    deploy(project, build)
+    zone = project.config_dir / "zones" / "customer_trusted.yml"
+    zone.write_text(zone.read_text().replace("Customers who agreed", "Customers who said yes"))
+    plan = deploy(project, build)
+    assert [(s.name, s.action) for s in plan.steps if s.action != "unchanged"] == \
+        [("code/configs/stedi/zones/customer_trusted.yml", "update")]
+
+
+def test_dry_run_reports_the_plan_and_changes_nothing(aws_env):
+    project, bucket, endpoint, build = aws_env
+    plan = deploy(project, build, dry_run=True)
+    assert plan.changed and {s.action for s in plan.steps} == {"create"}
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0
+    glue = boto3.client("glue", endpoint_url=endpoint, region_name="us-east-1")
+    with pytest.raises(glue.exceptions.EntityNotFoundException):
+        glue.get_job(JobName=f"job-{bucket}")
+
+
+class _GlueWithUpdate:
+    """moto has no UpdateJob: record the call, then apply it as delete + create on moto."""
+
+    def __init__(self, glue):
+        self._glue, self.updates = glue, []
+
+    def __getattr__(self, name):
+        return getattr(self._glue, name)
+
+    def update_job(self, JobName, JobUpdate):  # noqa: N803 - boto3's argument names
+        self.updates.append((JobName, JobUpdate))
+        self._glue.delete_job(JobName=JobName)
+        self._glue.create_job(Name=JobName, **JobUpdate)
+
+
+def test_a_changed_setting_updates_the_job(aws_env, monkeypatch):
+    from lakehouse.aws import deploy as deploy_module
+
+    project, bucket, endpoint, build = aws_env
+    deploy(project, build)
+    real = deploy_module.aws_client
+    glue = _GlueWithUpdate(boto3.client("glue", endpoint_url=endpoint, region_name="us-east-1"))
+    monkeypatch.setattr(deploy_module, "aws_client", lambda service, s: glue if service == "glue" else real(service, s))
+    env_file = project.config_dir / "env" / "aws.yml"
+    env_file.write_text(env_file.read_text().replace("number_of_workers: 2", "number_of_workers: 5"))
+    plan = deploy(project, build)
+    assert [(s.resource, s.name, s.action) for s in plan.steps if s.action != "unchanged"] == \
+        [("s3 object", "code/configs/stedi/env/aws.yml", "update"), ("glue job", f"job-{bucket}", "update")]
+    assert next(s for s in plan.steps if s.resource == "glue job").detail == "changed: NumberOfWorkers"
+    assert [(name, update["NumberOfWorkers"]) for name, update in glue.updates] == [(f"job-{bucket}", 5)]
+    assert glue.get_job(JobName=f"job-{bucket}")["Job"]["NumberOfWorkers"] == 5
+    assert not deploy(project, build).changed
+
+
+def test_iam_policy_is_limited_to_the_project(aws_env):
+    project, bucket, _, _ = aws_env
+    result = CliRunner().invoke(cli, ["--config-dir", str(project.config_dir), "--env", "aws", "iam-policy"])
+    assert result.exit_code == 0
+    policy = json.loads(result.output)
+    resources = [r for st in policy["Statement"] for r in (st["Resource"] if isinstance(st["Resource"], list)
+                                                          else [st["Resource"]])]
+    assert all("*" not in r.split(":::")[-1].split("/")[0] for r in resources if r.startswith("arn:aws:s3"))
+    assert f"arn:aws:s3:::{bucket}/lake/*" in resources and f"arn:aws:s3:::{bucket}/landing/*" in resources
+    assert f"arn:aws:glue:us-east-1:123456789012:table/{project.env.database}/*" in resources
+    writes = next(st for st in policy["Statement"] if st["Sid"] == "WriteLakeAndReports")["Resource"]
+    assert f"arn:aws:s3:::{bucket}/landing/*" not in writes and f"arn:aws:s3:::{bucket}/code/*" not in writes
+
+
+def test_deploy_needs_the_aws_env(config_dir):
+    result = CliRunner().invoke(cli, ["--config-dir", str(config_dir), "deploy"])
+    assert result.exit_code == 2 and "no 'aws' section" in result.stderr
