@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable
 
 from lakehouse.plan.graph import ZoneGraph
 from lakehouse.quality.gate import QualityGate
-from lakehouse.reports.summary import write_summary
+from lakehouse.reports.summary import ReportFolder
 from lakehouse.runtime.session import get_session
 from lakehouse.zone.runner import ZoneResult, ZoneRunner
 
@@ -43,15 +43,16 @@ def new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
 
-def run_pipeline(project: Project, pipeline: str, *, spark: SparkSession | None = None,
+def run_pipeline(project: Project, pipeline: str, *, spark: SparkSession | None = None, run_id: str | None = None,
                  on_start: Callable[[str], None] | None = None,
                  on_done: Callable[[ZoneResult], None] | None = None) -> RunResult:
     graph = ZoneGraph.build(project)
     selected = graph.select(pipeline)  # ConfigError before Spark starts if the name is unknown
     spark = spark or get_session(project.env)
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    result = RunResult(new_run_id(), pipeline)
-    gate = QualityGate(project.env.reports_root, result.run_id)
+    result = RunResult(run_id or new_run_id(), pipeline)
+    reports = ReportFolder(project.env.reports_root)
+    gate = QualityGate(str(reports.local), result.run_id)
     runner = ZoneRunner(spark, project, graph, gate, result.run_id, started_at)
     blocked: dict[str, str] = {}  # zone -> the failed zone upstream of it
     start = time.perf_counter()
@@ -69,7 +70,7 @@ def run_pipeline(project: Project, pipeline: str, *, spark: SparkSession | None 
         result.zones.append(outcome)
         if on_done:
             on_done(outcome)
-    result.data_docs = gate.build_docs()
+    result.data_docs = reports.docs_location(gate.build_docs())
     result.seconds = round(time.perf_counter() - start, 2)
-    result.summary_path = write_summary(result, project.env.reports_root)
+    result.summary_path = reports.save(result)
     return result

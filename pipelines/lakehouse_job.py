@@ -1,8 +1,10 @@
 """The one generic Glue job: run the zones named by --pipeline with the project's YAML.
 
-Glue passes arguments as ``--KEY value`` pairs, its own (--JOB_NAME, --TempDir,
---job-bookmark-option, ...) mixed with ours; like Glue's getResolvedOptions we pick the ones we
-know and ignore the rest. Locally:
+    --JOB_NAME j --pipeline all [--env aws] [--config-uri s3://bucket/code/configs/stedi/] [--run-id ID]
+
+Arguments are parsed by Glue's own getResolvedOptions (the awsglue library, as on Glue), which
+ignores Glue's arguments (--TempDir, --job-bookmark-option, ...). On Glue the run is wrapped in a
+GlueContext and Job init/commit; elsewhere it is a plain Spark process. Locally:
 
     python pipelines/lakehouse_job.py --JOB_NAME local --pipeline all
 """
@@ -11,49 +13,107 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+CHECKOUT = Path(__file__).resolve().parents[1]
 REQUIRED = ("JOB_NAME", "pipeline")
-OPTIONAL = {"env": "local", "config-dir": str(Path(__file__).resolve().parents[1] / "configs" / "stedi")}
+DEFAULTS = {"env": "local", "config-uri": str(CHECKOUT / "configs" / "stedi")}
+OPTIONAL = ("env", "config-uri", "run-id")
 
 
 class ArgumentError(Exception):
     pass
 
 
+def _given(argv: list[str], name: str) -> bool:
+    return any(a == f"--{name}" or a.startswith(f"--{name}=") for a in argv)
+
+
 def resolve_options(argv: list[str]) -> dict[str, str]:
-    """Glue-style parsing: ``--KEY value`` or ``--KEY=value``; unknown keys are ignored."""
-    found: dict[str, str] = {}
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg.startswith("--"):
-            key, eq, value = arg[2:].partition("=")
-            if not eq:
-                value = argv[i + 1] if i + 1 < len(argv) and not argv[i + 1].startswith("--") else ""
-                i += 0 if value == "" else 1
-            found[key] = value
-        i += 1
-    missing = [k for k in REQUIRED if not found.get(k)]
+    """Our options from a Glue-style argv (without the program name); Glue's own are ignored."""
+    missing = [k for k in REQUIRED if not _given(argv, k)]
     if missing:
         raise ArgumentError("missing required argument(s): " + ", ".join(f"--{k}" for k in missing)
                             + " (e.g. --JOB_NAME stedi --pipeline all)")
-    given = {k: v for k, v in found.items() if k in REQUIRED or (k in OPTIONAL and v)}
-    return {**OPTIONAL, **given}
+    wanted = [*REQUIRED, *(o for o in OPTIONAL if _given(argv, o))]
+    try:
+        from awsglue.utils import getResolvedOptions
+    except ImportError:  # a machine without the awsglue library: the same contract, by argparse
+        getResolvedOptions = _resolved_options  # noqa: N806
+    try:
+        parsed = getResolvedOptions(["lakehouse_job", *argv], wanted)
+    except SystemExit:
+        raise ArgumentError("could not parse the arguments; give each as --name value") from None
+    # argparse turns --config-uri into config_uri; answer with the names the user wrote.
+    found = {name: parsed.get(name, parsed.get(name.replace("-", "_"))) for name in wanted}
+    empty = [k for k in REQUIRED if not found.get(k)]
+    if empty:
+        raise ArgumentError("empty value for " + ", ".join(f"--{k}" for k in empty))
+    return {**DEFAULTS, **{k: v for k, v in found.items() if v}}
+
+
+def _resolved_options(args: list[str], options: list[str]) -> dict[str, str]:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    for option in options:
+        parser.add_argument(f"--{option}", required=True)
+    parsed, _ = parser.parse_known_args(args[1:])
+    return vars(parsed)
+
+
+def fetch_configs(config_uri: str, env_name: str, workdir: Path) -> Path:
+    """A local project folder: the path itself, or s3://.../configs/<project>/ downloaded with the
+    suites beside it (s3://.../expectations/), keeping the repository's layout."""
+    if not config_uri.startswith(("s3://", "s3a://")):
+        return Path(config_uri)
+    from lakehouse.aws.s3 import download_prefix
+
+    uri = config_uri.rstrip("/")
+    project = uri.rsplit("/", 1)[1]
+    code_root = uri.rsplit("/", 2)[0]
+    target = workdir / "configs" / project
+    download_prefix(uri + "/", target)
+    download_prefix(code_root + "/expectations/", workdir / "expectations")
+    return target
+
+
+def _glue_context(spark):
+    """Glue's context and Job when running on Glue; (None, None) anywhere else."""
+    try:
+        from awsglue.context import GlueContext
+        from awsglue.job import Job
+
+        context = GlueContext(spark.sparkContext)
+        return context, Job(context)
+    except Exception:  # no Glue runtime classes in this JVM: a plain Spark process
+        return None, None
 
 
 def main(argv: list[str] | None = None) -> int:
-    # Importable without the package on sys.path when run as a plain script from a checkout.
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.path.insert(0, str(CHECKOUT))  # run from a checkout without installing the package
+    import tempfile
+
+    from rich.console import Console
+
     from lakehouse.config import load_project
     from lakehouse.engine import run_pipeline
     from lakehouse.errors import ConfigError, LakehouseError
     from lakehouse.reports.render import summary_table
-    from rich.console import Console
+    from lakehouse.runtime.session import get_session
 
     console = Console(soft_wrap=True)
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        options = resolve_options(sys.argv[1:] if argv is None else argv)
-        project = load_project(options["config-dir"], options["env"])
-        result = run_pipeline(project, options["pipeline"])
+        options = resolve_options(argv)
+        with tempfile.TemporaryDirectory(prefix="lakehouse-configs-") as workdir:
+            config_dir = fetch_configs(options["config-uri"], options["env"], Path(workdir))
+            project = load_project(config_dir, options["env"])
+        spark = get_session(project.env)
+        _, job = _glue_context(spark)
+        if job is not None:
+            job.init(options["JOB_NAME"], options)
+        result = run_pipeline(project, options["pipeline"], spark=spark, run_id=options.get("run-id"))
+        if job is not None:
+            job.commit()
     except ArgumentError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -64,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     console.print(summary_table(result))
+    console.print(f"report: {result.summary_path}")
     for zone in result.zones:
         if zone.status != "ok":
             print(f"{zone.zone}: {zone.message}", file=sys.stderr)

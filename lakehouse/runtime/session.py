@@ -17,6 +17,14 @@ if TYPE_CHECKING:
 
 DELTA_VERSION = "3.3.2"
 DELTA_PACKAGES = [f"io.delta:delta-spark_2.12:{DELTA_VERSION}"]  # pulls io.delta:delta-storage too
+# s3:// off Glue goes through s3a; hadoop-aws must match pyspark's Hadoop (3.3.4), and pulls the SDK.
+S3A_PACKAGES = ["org.apache.hadoop:hadoop-aws:3.3.4"]
+_JARS = {  # the files Ivy leaves in <ivy>/jars for each package list, to skip resolution offline
+    "delta": [f"io.delta_delta-spark_2.12-{DELTA_VERSION}.jar", f"io.delta_delta-storage-{DELTA_VERSION}.jar",
+              "org.antlr_antlr4-runtime-4.9.3.jar"],
+    "s3a": ["org.apache.hadoop_hadoop-aws-3.3.4.jar", "com.amazonaws_aws-java-sdk-bundle-1.12.262.jar",
+            "org.wildfly.openssl_wildfly-openssl-1.0.7.Final.jar"],
+}
 
 # Small-data defaults for a 2-core machine; an environment's spark_conf overrides any of them.
 LOCAL_DEFAULTS = {
@@ -50,14 +58,18 @@ def session_conf(env: Environment) -> dict[str, str]:
         # New columns derived in a zone's YAML reach the target by MERGE without a manual ALTER.
         "spark.databricks.delta.schema.autoMerge.enabled": "true",
     }
+    uses_s3 = any(root.startswith(("s3://", "s3a://")) for root in (env.landing_root, env.lake_root))
     if env.delta_jars == "maven":
-        fetched = sorted((ivy_dir() / "jars").glob("*.jar"))
-        if any(j.name == f"io.delta_delta-spark_2.12-{DELTA_VERSION}.jar" for j in fetched):
+        kinds = ["delta", "s3a"] if uses_s3 else ["delta"]
+        jars = [ivy_dir() / "jars" / name for kind in kinds for name in _JARS[kind]]
+        if all(j.exists() for j in jars):
             # Already fetched: hand Spark the files, so start-up neither resolves nor prints.
-            conf["spark.jars"] = ",".join(str(j) for j in fetched)
+            conf["spark.jars"] = ",".join(str(j) for j in jars)
         else:
-            conf["spark.jars.packages"] = ",".join(DELTA_PACKAGES)
+            conf["spark.jars.packages"] = ",".join(DELTA_PACKAGES + (S3A_PACKAGES if uses_s3 else []))
             conf["spark.jars.ivy"] = str(ivy_dir())
+    if uses_s3 and env.delta_jars == "maven":
+        conf.update(s3a_conf(env))
     if env.metastore == "embedded":
         # A Derby metastore under the lake root: tables registered by one run are visible to the
         # next process (lakehouse sql "SELECT ... FROM stedi.customer_trusted").
@@ -67,6 +79,21 @@ def session_conf(env: Environment) -> dict[str, str]:
         conf["spark.driver.extraJavaOptions"] = f"-Dderby.system.home={meta} -Dderby.stream.error.file={meta / 'derby.log'}"
         conf = {**LOCAL_DEFAULTS, **conf}
     return {**conf, **env.spark_conf}
+
+
+def s3a_conf(env: Environment) -> dict[str, str]:
+    """s3:// URIs through s3a off Glue, with the default AWS credential chain (or a stand-in)."""
+    conf = {
+        "spark.hadoop.fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "spark.hadoop.fs.s3a.aws.credentials.provider": "com.amazonaws.auth.DefaultAWSCredentialsProviderChain",
+    }
+    if env.aws and env.aws.endpoint_url:
+        conf["spark.hadoop.fs.s3a.endpoint"] = env.aws.endpoint_url
+        conf["spark.hadoop.fs.s3a.path.style.access"] = "true"
+        conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(env.aws.endpoint_url.startswith("https")).lower()
+    if env.aws:
+        conf["spark.hadoop.fs.s3a.endpoint.region"] = env.aws.region
+    return conf
 
 
 def get_session(env: Environment) -> SparkSession:
