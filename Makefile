@@ -12,7 +12,7 @@ SAMPLE := data/sample/stedi
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[spark,aws,test]'
 	touch $@
 
 setup: $(VENV)/.installed

@@ -24,7 +24,13 @@ class ArgumentError(Exception):
 
 
 def _given(argv: list[str], name: str) -> bool:
-    return any(a == f"--{name}" or a.startswith(f"--{name}=") for a in argv)
+    """--name with a value (next word, or after '='): a bare --name counts as missing."""
+    for i, arg in enumerate(argv):
+        if arg.startswith(f"--{name}="):
+            return bool(arg.partition("=")[2])
+        if arg == f"--{name}":
+            return i + 1 < len(argv) and not argv[i + 1].startswith("--")
+    return False
 
 
 def resolve_options(argv: list[str]) -> dict[str, str]:
@@ -97,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     from lakehouse.config import load_project
     from lakehouse.engine import run_pipeline
     from lakehouse.errors import ConfigError, LakehouseError
+    from lakehouse.plan.graph import ZoneGraph
     from lakehouse.reports.render import summary_table
     from lakehouse.runtime.session import get_session
 
@@ -107,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="lakehouse-configs-") as workdir:
             config_dir = fetch_configs(options["config-uri"], options["env"], Path(workdir))
             project = load_project(config_dir, options["env"])
+        ZoneGraph.build(project).select(options["pipeline"])  # an unknown name fails before Spark starts
         spark = get_session(project.env)
         _, job = _glue_context(spark)
         if job is not None:

@@ -39,22 +39,22 @@ def test_glue_style_argv(job):
             "--job-bookmark-option", "job-bookmark-disable"]
     assert job.resolve_options(argv) == {
         "JOB_NAME": "j", "pipeline": "customer_trusted",
-        "env": "local", "config-dir": str(STEDI_CONFIGS),
+        "env": "local", "config-uri": str(STEDI_CONFIGS),
     }
 
 
 def test_default_config_dir_is_the_checkouts_stedi_configs(job):
-    config_dir = Path(job.resolve_options(["--JOB_NAME", "j", "--pipeline", "all"])["config-dir"])
+    config_dir = Path(job.resolve_options(["--JOB_NAME", "j", "--pipeline", "all"])["config-uri"])
     assert config_dir.is_absolute()
     assert (config_dir / "zones" / "customer_trusted.yml").is_file()
 
 
 def test_key_equals_value_form(job):
     argv = ["--JOB_NAME=j", "--pipeline=customer_trusted,customer_curated", "--env=aws",
-            "--config-dir=/opt/project/configs", "--TempDir=s3://b/t"]
+            "--config-uri=/opt/project/configs", "--TempDir=s3://b/t"]
     assert job.resolve_options(argv) == {
         "JOB_NAME": "j", "pipeline": "customer_trusted,customer_curated",
-        "env": "aws", "config-dir": "/opt/project/configs",
+        "env": "aws", "config-uri": "/opt/project/configs",
     }
 
 
@@ -98,7 +98,7 @@ def test_main_without_pipeline_exits_2_before_spark(job, no_spark, capsys):
 
 
 def test_main_unknown_pipeline_exits_2_before_spark(job, no_spark, capsys):
-    assert job.main(["--JOB_NAME", "j", "--pipeline", "nope", "--config-dir", str(STEDI_CONFIGS)]) == 2
+    assert job.main(["--JOB_NAME", "j", "--pipeline", "nope", "--config-uri", str(STEDI_CONFIGS)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("configuration error:\n")
     assert "--pipeline: nope: is not a zone, table or layer" in err
@@ -107,15 +107,15 @@ def test_main_unknown_pipeline_exits_2_before_spark(job, no_spark, capsys):
 def test_main_broken_config_exits_2_naming_file_and_key(job, no_spark, config_dir, capsys):
     path = config_dir / "zones" / "customer_trusted.yml"
     path.write_text(path.read_text().replace("filters:", "filtres:"))
-    assert job.main(["--JOB_NAME", "j", "--pipeline", "all", "--config-dir", str(config_dir)]) == 2
+    assert job.main(["--JOB_NAME", "j", "--pipeline", "all", "--config-uri", str(config_dir)]) == 2
     assert f"{path}: filtres: unknown key" in capsys.readouterr().err
 
 
 def test_main_unknown_env_exits_2(job, no_spark, capsys):
-    argv = ["--JOB_NAME", "j", "--pipeline", "all", "--env", "prod", "--config-dir", str(STEDI_CONFIGS)]
+    argv = ["--JOB_NAME", "j", "--pipeline", "all", "--env", "prod", "--config-uri", str(STEDI_CONFIGS)]
     assert job.main(argv) == 2
     err = capsys.readouterr().err
-    assert "no environment named 'prod'" in err and "use --env with one of: local" in err
+    assert "no environment named 'prod'" in err and "use --env with one of: aws, local" in err
 
 
 @pytest.mark.parametrize("args, expected", [
@@ -131,3 +131,28 @@ def test_script_exits_2_without_traceback(tmp_path, args, expected):
     assert "--pipeline" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert proc.stdout == ""
+
+
+GLUE_ARGV = ["--JOB_NAME", "j", "--pipeline", "customer_trusted", "--TempDir", "s3://b/t",
+             "--job-bookmark-option", "job-bookmark-disable", "--config-uri", "s3://bucket/code/configs/stedi/"]
+
+
+def test_options_come_from_glues_own_parser(job, monkeypatch):
+    import awsglue.utils
+
+    calls = []
+    real = awsglue.utils.getResolvedOptions
+    monkeypatch.setattr(awsglue.utils, "getResolvedOptions", lambda args, names: calls.append(names) or real(args, names))
+    options = job.resolve_options(GLUE_ARGV)
+    assert calls == [["JOB_NAME", "pipeline", "config-uri"]]
+    assert options == {"JOB_NAME": "j", "pipeline": "customer_trusted", "env": "local",
+                       "config-uri": "s3://bucket/code/configs/stedi/"}
+
+
+def test_fallback_parser_agrees_with_glues(job):
+    from awsglue.utils import getResolvedOptions
+
+    names = ["JOB_NAME", "pipeline", "config-uri"]
+    glue = getResolvedOptions(["job", *GLUE_ARGV], names)
+    ours = job._resolved_options(["job", *GLUE_ARGV], names)
+    assert {k: glue[k.replace("-", "_")] for k in names} == {k: ours[k.replace("-", "_")] for k in names}
