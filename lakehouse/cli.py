@@ -181,11 +181,11 @@ def iam_policy(ctx: click.Context) -> None:
     """Print the least-privilege IAM policy the Glue job's role needs (JSON)."""
     import json
 
-    from lakehouse.aws.deploy import _settings
+    from lakehouse.aws.deploy import require_aws
     from lakehouse.aws.iam import job_policy
 
     project = _project(ctx)
-    _settings(project)
+    require_aws(project)
     click.echo(json.dumps(job_policy(project), indent=2))
 
 

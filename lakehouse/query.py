@@ -22,8 +22,8 @@ def _session(project: Project):
     from lakehouse.runtime.session import get_session
 
     spark = get_session(project.env)
-    spark.catalog.setCurrentDatabase(project.env.database) if spark.catalog.databaseExists(project.env.database) \
-        else None
+    if spark.catalog.databaseExists(project.env.database):
+        spark.catalog.setCurrentDatabase(project.env.database)  # unqualified names in `sql` find the tables
     return spark
 
 

@@ -66,7 +66,7 @@ def _resolved_options(args: list[str], options: list[str]) -> dict[str, str]:
     return vars(parsed)
 
 
-def fetch_configs(config_uri: str, env_name: str, workdir: Path) -> Path:
+def fetch_configs(config_uri: str, workdir: Path) -> Path:
     """A local project folder: the path itself, or s3://.../configs/<project>/ downloaded with the
     suites beside it (s3://.../expectations/), keeping the repository's layout."""
     if not config_uri.startswith(("s3://", "s3a://")):
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         options = resolve_options(argv)
         with tempfile.TemporaryDirectory(prefix="lakehouse-configs-") as workdir:
-            config_dir = fetch_configs(options["config-uri"], options["env"], Path(workdir))
+            config_dir = fetch_configs(options["config-uri"], Path(workdir))
             project = load_project(config_dir, options["env"])
         ZoneGraph.build(project).select(options["pipeline"])  # an unknown name fails before Spark starts
         spark = get_session(project.env)

@@ -43,7 +43,7 @@ class DeployPlan:
         return any(s.action != "unchanged" for s in self.steps)
 
 
-def _settings(project: Project) -> AwsSettings:
+def require_aws(project: Project) -> AwsSettings:
     if project.env.aws is None:
         raise DeployError(f"env {project.env.name!r} has no 'aws' section; deploy with --env aws "
                           f"(see {project.config_dir / 'env' / 'aws.yml'})")
@@ -55,7 +55,7 @@ def code_uri(settings: AwsSettings, *parts: str) -> str:
 
 
 def job_definition(project: Project, wheel_name: str, max_parallel: int) -> dict[str, Any]:
-    s = _settings(project)
+    s = require_aws(project)
     return {
         "Role": s.role_arn,
         "Command": {"Name": "glueetl", "ScriptLocation": code_uri(s, "pipelines", "lakehouse_job.py"),
@@ -82,7 +82,7 @@ def job_definition(project: Project, wheel_name: str, max_parallel: int) -> dict
 
 def state_machine(project: Project) -> dict[str, Any]:
     """Zones by dependency level: a level's zones run in parallel, levels one after another."""
-    s = _settings(project)
+    s = require_aws(project)
     graph = ZoneGraph.build(project)
     level: dict[str, int] = {}
     for name in graph.order:
@@ -110,7 +110,7 @@ def state_machine(project: Project) -> dict[str, Any]:
 
 
 def plan_and_apply(project: Project, dry_run: bool = False, build_dir: Path | None = None) -> DeployPlan:
-    s = _settings(project)
+    s = require_aws(project)
     plan = DeployPlan()
     wheel = build_wheel(build_dir or Path("build") / "wheel")
     artifacts = collect(project.config_dir, Path(project.env.expectations_dir), wheel, s.code_prefix)

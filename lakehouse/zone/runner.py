@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 from pyspark.errors import PySparkException
@@ -83,12 +85,21 @@ class ZoneRunner:
         return result
 
     def _run(self, name: str, result: ZoneResult) -> None:
+        cached: list = []  # released however the zone ends
+        try:
+            self._stages(name, result, cached)
+        finally:
+            for frame in cached:
+                frame.unpersist()
+
+    def _stages(self, name: str, result: ZoneResult, cached: list) -> None:
         zone, file = self.graph.zones[name], self.project.file_of(name)
-        clock = _Clock(result.timings)
+        clock = partial(_timed, result.timings)
         landing = None
         with clock("read"):
             if zone.layer == "landing":
                 landing = read_landing(self.spark, self.env, zone, file, self.started_at)
+                cached.append(landing.parsed)
                 source = landing.good
             elif zone.source is not None:
                 source = self._table(zone, file, zone.source.table)
@@ -100,6 +111,7 @@ class ZoneRunner:
             order_by = zone.dedupe.order_by if zone.dedupe else []
             check_promotable(zone, shaped, file)
             staged = dedupe(shaped, zone.dedupe_keys, order_by).cache()
+            cached.append(staged)
             result.rows_staged = staged.count()  # computes the transform once, into the cache
 
         with clock("validate"):
@@ -117,9 +129,7 @@ class ZoneRunner:
             result.promoted = result.rows_staged - result.quarantined
             if gate.quarantined is not None and gate.passed.count() != result.promoted:
                 raise ZoneFailed(name, file, "rows passed + quarantined != rows staged; nothing promoted")
-
         if gate.failure:
-            staged.unpersist()
             raise ZoneFailed(name, file, f"{gate.failure}; nothing promoted, {zone.target.table} left as it was")
 
         with clock("promote"):
@@ -134,10 +144,6 @@ class ZoneRunner:
             catalog.register(self.spark, self.env, zone.target.table, location, zone.target.description)
             result.inserted, result.updated = written.inserted, written.updated
             result.files_added, result.version = written.files_added, written.version
-
-        staged.unpersist()
-        if landing is not None:
-            landing.parsed.unpersist()
 
     def _table(self, zone, file: str, table: str):
         return read_table(self.spark, self.location(table), zone, file, table, self.graph.producer[table])
@@ -167,20 +173,11 @@ def _failed_rows(failed):
                          F.to_json(F.struct(*columns)).alias("raw"), source_file.alias("source_file"))
 
 
-class _Clock:
-    """Adds each step's wall seconds to a dict, so the summary can show where a zone's time went."""
-
-    def __init__(self, into: dict[str, float]):
-        self.into = into
-
-    def __call__(self, step: str):
-        clock = self
-
-        class _Step:
-            def __enter__(self):
-                self.t = time.perf_counter()
-
-            def __exit__(self, *exc):
-                clock.into[step] = round(clock.into.get(step, 0.0) + time.perf_counter() - self.t, 3)
-
-        return _Step()
+@contextmanager
+def _timed(into: dict[str, float], step: str):
+    """Adds the step's wall seconds to ``into``, so the summary shows where a zone's time went."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        into[step] = round(into.get(step, 0.0) + time.perf_counter() - start, 3)
