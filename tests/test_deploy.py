@@ -162,3 +162,34 @@ def test_iam_policy_is_limited_to_the_project(aws_env):
 def test_deploy_needs_the_aws_env(config_dir):
     result = CliRunner().invoke(cli, ["--config-dir", str(config_dir), "deploy"])
     assert result.exit_code == 2 and "no 'aws' section" in result.stderr
+
+
+def test_the_iam_policy_is_a_valid_policy_document(aws_env):
+    project, _, endpoint, _ = aws_env
+    from lakehouse.aws.iam import job_policy
+
+    iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1")
+    created = iam.create_policy(PolicyName=f"{project.env.aws.job_name}-policy",
+                                PolicyDocument=json.dumps(job_policy(project)))
+    assert created["Policy"]["Arn"].endswith(f"policy/{project.env.aws.job_name}-policy")
+
+
+def test_catalog_entry_follows_the_delta_schema(aws_env):
+    from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
+
+    from lakehouse.aws.glue_catalog import ensure_database, register
+
+    project, bucket, endpoint, _ = aws_env
+    env = project.env
+    ensure_database(env)
+    location = f"s3://{bucket}/lake/trusted/readings"
+    schema = StructType([StructField("user", StringType()), StructField("timestamp", LongType())])
+    assert register(env, "readings", location, schema, "readings") == "created"
+    assert register(env, "readings", location, schema, "readings") == "unchanged"
+    wider = StructType([*schema.fields, StructField("magnitude", DoubleType())])
+    assert register(env, "readings", location, wider, "readings") == "updated"
+    glue = boto3.client("glue", endpoint_url=endpoint, region_name="us-east-1")
+    table = glue.get_table(DatabaseName=env.database, Name="readings")["Table"]
+    assert [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]] == \
+        [("user", "string"), ("timestamp", "bigint"), ("magnitude", "double")]
+    assert table["Parameters"]["table_type"] == "DELTA" and table["StorageDescriptor"]["Location"] == location
