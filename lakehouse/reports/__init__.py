@@ -1,0 +1,1 @@
+"""What a run leaves for people: the JSON summary and its rendering."""
