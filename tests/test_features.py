@@ -262,3 +262,12 @@ def test_cli_reads_results_from_the_catalog(sample_run, monkeypatch):
 
     bad_sql = runner.invoke(cli, [*args, "sql", "SELEC nonsense"])
     assert bad_sql.exit_code == 2 and "query failed" in bad_sql.stderr and "Traceback" not in bad_sql.stderr
+
+
+def test_missing_landing_files_fail_the_zone_with_a_hint(spark, tmp_path):
+    project = project_for(STEDI_CONFIGS, tmp_path / "no_landing", tmp_path / "lake")
+    result = run_pipeline(project, "customer_landing,customer_trusted", spark=spark)
+    landing = result.zone("customer_landing")
+    assert landing.status == "failed" and "cannot read landing files" in landing.message
+    assert "customer/landing" in landing.message and "generate-sample" in landing.message
+    assert result.zone("customer_trusted").status == "skipped"

@@ -44,7 +44,8 @@ def read_landing(spark: SparkSession, env: Environment, zone: Zone, file: str, i
         )
     except AnalysisException as exc:
         raise ZoneFailed(zone.name, file, f"cannot read landing files at {location}: {_first_line(exc)}. "
-                         "Check source.path in the zone and landing_root in the env file") from None
+                         "Check source.path in the zone and landing_root in the env file "
+                         "(lakehouse generate-sample writes sample data to data/sample/stedi)") from None
     # Spark refuses queries on raw JSON that touch only the corrupt-record column: cache first.
     parsed = parsed.cache()
     good = parsed.where(F.col(CORRUPT).isNull()).drop(CORRUPT)
