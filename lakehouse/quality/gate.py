@@ -57,6 +57,7 @@ class QualityGate:
     def __init__(self, reports_root: str, run_id: str):
         self.root, self.run_id = Path(reports_root), run_id
         self._context = None
+        self._source = None  # GX's Spark data source: one per run, an asset per zone
         self.validated = 0
 
     @property
@@ -118,7 +119,9 @@ class QualityGate:
         from great_expectations.core.run_identifier import RunIdentifier
 
         ctx = self.context
-        source = ctx.data_sources.add_or_update_spark(name="lakehouse")
+        if self._source is None:
+            self._source = ctx.data_sources.add_or_update_spark(name="lakehouse")
+        source = self._source
         asset = next((a for a in source.assets if a.name == zone), None) or source.add_dataframe_asset(name=zone)
         batch = next((b for b in asset.batch_definitions if b.name == "staged"), None) or \
             asset.add_batch_definition_whole_dataframe("staged")
