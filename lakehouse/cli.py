@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from lakehouse.config.loader import Project, load_project
-from lakehouse.errors import ConfigError, LakehouseError
+from lakehouse.errors import ConfigError, LakehouseError, first_line
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -32,6 +32,13 @@ class _Group(click.Group):
         except LakehouseError as exc:
             err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             sys.exit(exc.exit_code)
+        except Exception as exc:
+            # Spark that cannot start (no Java) or AWS that says no: a message, not a traceback.
+            source = type(exc).__module__.split(".")[0]
+            if source not in ("pyspark", "py4j", "botocore", "boto3"):
+                raise
+            err.print(f"[bold red]{source} error:[/] {escape(first_line(exc))}", highlight=False)
+            sys.exit(1)
 
 
 @click.group(cls=_Group)
@@ -52,8 +59,23 @@ def _project(ctx: click.Context) -> Project:
 @click.pass_context
 def validate(ctx: click.Context) -> None:
     """Check every zone and env file; exit 2 with each problem's file and key."""
+    from lakehouse.config.loader import load_environment
+
     project = _project(ctx)
-    out.print(f"[green]ok[/]: {len(project.zones)} zones in {project.config_dir}, env {project.env.name}")
+    others = sorted(p.stem for p in (project.config_dir / "env").glob("*.yml") if p.stem != project.env.name)
+    problems = []
+    for name in others:  # every target's file, not only the one in use
+        try:
+            load_environment(project.config_dir, name)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems)
+    out.print(f"[green]ok[/]: {len(project.zones)} zones in {project.config_dir}, "
+              f"envs {', '.join(sorted([project.env.name, *others]))}")
+    unchecked = [n for n, s in project.suites.items() if s.file == project.files.get(n)]
+    if unchecked:
+        out.print(f"zones with no suite file (only their merge keys are checked): {', '.join(unchecked)}")
 
 
 @cli.command()

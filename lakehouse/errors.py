@@ -43,3 +43,9 @@ class ZoneFailed(LakehouseError):
     def __init__(self, zone: str, file: str, message: str):
         self.zone, self.file = zone, file
         super().__init__(f"zone {zone} ({file}): {message}")
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (Spark's run to pages), or its type if it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

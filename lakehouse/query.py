@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from lakehouse.errors import LakehouseError
+from lakehouse.errors import LakehouseError, first_line
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -42,8 +42,13 @@ def show_table(project: Project, name: str, limit: int, console: Console) -> Non
     if not spark.catalog.tableExists(f"{db}.{name}"):
         known = [t.name for t in spark.catalog.listTables(db)] if spark.catalog.databaseExists(db) else []
         raise QueryError(f"no table {db}.{name}; known tables: {', '.join(sorted(known)) or 'none yet (run a pipeline first)'}")
-    df = spark.table(f"`{db}`.`{name}`")
-    console.print(_render(df, limit, f"{db}.{name}: {df.count():,} rows (first {limit})"))
+    from pyspark.errors import PySparkException
+
+    try:
+        df = spark.table(f"`{db}`.`{name}`")
+        console.print(_render(df, limit, f"{db}.{name}: {df.count():,} rows (first {limit})"))
+    except PySparkException as exc:
+        raise QueryError(f"cannot read {db}.{name}: {first_line(exc)}") from None
 
 
 def run_sql(project: Project, query: str, limit: int, console: Console) -> None:
@@ -54,7 +59,7 @@ def run_sql(project: Project, query: str, limit: int, console: Console) -> None:
         df = spark.sql(query)
         console.print(_render(df, limit, query))
     except PySparkException as exc:
-        raise QueryError(f"query failed: {str(exc).strip().splitlines()[0]}") from None
+        raise QueryError(f"query failed: {first_line(exc)}") from None
 
 
 def table_counts(project: Project) -> list[tuple[str, str, int | None]]:

@@ -286,8 +286,23 @@ def test_error_message_with_brackets_is_printed_verbatim(config_dir, monkeypatch
 def test_validate_good_configs():
     result = invoke("validate", config_dir=STEDI_CONFIGS)
     assert result.exit_code == 0, result.output
-    assert f"ok: 8 zones in {STEDI_CONFIGS}, env local" in result.stdout
+    assert f"ok: 8 zones in {STEDI_CONFIGS}, envs aws, local" in result.stdout
+    assert "no suite file" not in result.stdout  # every STEDI table has its suite
     assert result.stderr == ""
+
+
+def test_validate_checks_every_env_file(config_dir):
+    aws = config_dir / "env" / "aws.yml"
+    aws.write_text(aws.read_text().replace("number_of_workers: 2", "number_of_workers: two"))
+    result = invoke("validate", config_dir=config_dir)
+    assert result.exit_code == 2 and f"{aws}: aws.number_of_workers:" in result.stderr
+
+
+def test_a_zone_without_suite_file_is_named_by_validate(config_dir):
+    (config_dir.parent.parent / "expectations" / "customer_curated.json").unlink()
+    result = invoke("validate", config_dir=config_dir)
+    assert result.exit_code == 0
+    assert "zones with no suite file (only their merge keys are checked): customer_curated" in result.stdout
 
 
 def test_plan_lists_zones_in_run_order(monkeypatch):

@@ -38,9 +38,11 @@ def validate(config_dir: Path):
     ({"type": "expect_column_values_to_be_between", "kwargs": {"column": "x", "max_valu": 3}},
      "expectations[5] (expect_column_values_to_be_between)", "max_valu"),
     ({"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1}, "meta": {"action": "quarantine"}},
-     "expectations[5].meta.action", "no row can be quarantined"),
+     "expectations[5].meta.action", "no single row can be quarantined"),
     ({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "x"}, "meta": {"action": "drop"}},
      "expectations[5].meta.action", "unknown action 'drop'"),
+    ({"type": "expect_column_values_to_be_unique", "kwargs": {"column": "x"}, "meta": {"action": "quarantine"}},
+     "expectations[5].meta.action", "judges rows together"),
 ])
 def test_a_suite_gx_cannot_use_fails_validation_naming_file_and_expectation(config_dir, expectation, key, says):
     add_expectation(config_dir, "accelerometer_trusted", expectation)
@@ -81,7 +83,10 @@ def dirty_run(spark, sample, tmp_path_factory):
     customers = [json.loads(line) for line in next((landing / "customer" / "landing").glob("*.json")).open()
                  if line.startswith("{") and line.rstrip().endswith("}")]
     trusted_email = next(c["email"] for c in customers if "shareWithResearchAsOfDate" in c)
-    (landing / "customer" / "landing" / "customer-9999999999998.json").write_text(json.dumps(BAD_CUSTOMER) + "\n")
+    # Two customers without email: both quarantined, never folded into one by the dedupe on email.
+    twin = {**BAD_CUSTOMER, "customerName": "No Email Either", "serialNumber": "31111111-2222-4333-8444-555555555555"}
+    (landing / "customer" / "landing" / "customer-9999999999998.json").write_text(
+        json.dumps(BAD_CUSTOMER) + "\n" + json.dumps(twin) + "\n")
     reading = {"user": trusted_email, "timestamp": 1655564376000, "x": 99.0, "y": 0.0, "z": 0.0}
     (landing / "accelerometer" / "landing" / "accelerometer-9999999999998.json").write_text(
         json.dumps(reading) + "\n" + '{"user": "cut off\n')
@@ -100,17 +105,16 @@ def test_bad_rows_go_to_quarantine_with_reasons_and_counts_add_up(spark, dirty_r
     project, result, manifest = dirty_run
     assert result.ok, [z.message for z in result.zones]
     customer = result.zone("customer_landing")
-    assert customer.quarantined == 1 and customer.malformed == manifest["malformed"]["customer"]
+    assert customer.quarantined == 2 and customer.malformed == manifest["malformed"]["customer"]
     for zone in result.zones:
         if zone.layer == "landing":
             assert zone.rows_read == zone.malformed + zone.deduplicated + zone.quarantined + zone.promoted
         assert zone.rows_staged == zone.quarantined + zone.promoted
 
     rows = spark.table(f"{project.env.database}.customer_landing_quarantine").collect()
-    by_kind = {tuple(r.failed_expectations): r for r in rows}
-    no_email = by_kind[("email is present",)]
-    assert json.loads(no_email.raw)["customerName"] == "No Email"
-    assert no_email.source_file.endswith("customer-9999999999998.json")
+    no_email = [r for r in rows if list(r.failed_expectations) == ["email is present"]]
+    assert sorted(json.loads(r.raw)["customerName"] for r in no_email) == ["No Email", "No Email Either"]
+    assert all(r.source_file.endswith("customer-9999999999998.json") for r in no_email)
     assert sum(1 for r in rows if r.failed_expectations[0].startswith("malformed")) == manifest["malformed"]["customer"]
     assert count(spark, project, "customer_landing") == manifest["counts"]["customer_landing"]
 
@@ -254,3 +258,23 @@ def test_gx_runs_with_analytics_off(dirty_run):
     assert os.environ["GX_ANALYTICS_ENABLED"] == "false"  # set before GX is first imported
     gate = QualityGate(dirty_run[0].env.reports_root, "probe")
     assert gate.context.variables.analytics_enabled is False
+
+
+def test_rerunning_landing_keeps_each_bad_line_once(spark, dirty_run):
+    project = dirty_run[0]
+    quarantine = f"{project.env.database}.customer_landing_quarantine"
+    before = spark.table(quarantine).count()
+    again = run_pipeline(project, "customer_landing", spark=spark)
+    assert again.ok and again.zone("customer_landing").quarantined == 2
+    assert spark.table(quarantine).count() == before
+
+
+def test_a_fail_expectation_within_mostly_passes(spark, dirty_run, tmp_path):
+    _, result = _rerun(spark, dirty_run, tmp_path, "step_trainer_trusted", {
+        "type": "expect_column_values_to_be_between",
+        "kwargs": {"column": "distanceFromObject", "max_value": 0, "mostly": 0.0},
+        "meta": {"name": "tolerated", "action": "fail"}}, pipeline="step_trainer_trusted")
+    zone = result.zone("step_trainer_trusted")
+    tolerated = {e.name: e for e in zone.expectations}["tolerated"]
+    assert zone.status == "ok" and tolerated.success and tolerated.unexpected_count == zone.rows_staged
+    assert tolerated.taken == "none"

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from lakehouse.config.models import Environment, KeyedError, Zone
 from lakehouse.errors import ConfigError, Problem
-from lakehouse.quality.suites import SuiteSpec, load_suite
+from lakehouse.quality.suites import SuiteSpec, load_suite, with_key_checks
 
 _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _URI = re.compile(r"^[a-z][a-z0-9+.-]*://")
@@ -30,7 +30,7 @@ class Project:
     env: Environment
     zones: dict[str, Zone]
     files: dict[str, Path] = field(default_factory=dict)
-    suites: dict[str, SuiteSpec | None] = field(default_factory=dict)  # zone -> its expectation suite
+    suites: dict[str, SuiteSpec] = field(default_factory=dict)  # zone -> its suite, merge-key checks included
 
     def file_of(self, zone: str) -> str:
         return str(self.files.get(zone, self.config_dir / "zones"))
@@ -52,6 +52,8 @@ def _no_duplicate_keys(loader: _Loader, node: yaml.MappingNode, deep: bool = Fal
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
+        if not isinstance(key, (str, int, float, bool)) and key is not None:
+            raise yaml.constructor.ConstructorError(None, None, "a key must be plain text", key_node.start_mark)
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None, None, f"key {key!r} appears twice (first on line {seen[key] + 1})", key_node.start_mark)
@@ -75,6 +77,8 @@ def _read_yaml(path: Path, problems: list[Problem]) -> Any:
                                 "check indentation, repeated keys, and quote values that contain ':' or '#'"))
     except OSError as exc:
         problems.append(Problem(str(path), "", f"cannot read: {exc.strerror}"))
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(str(path), f"byte {exc.start}", "not UTF-8 text", "save the file as UTF-8"))
     return UNREADABLE
 
 
@@ -152,21 +156,21 @@ def load_environment(config_dir: Path, name: str, overrides: dict[str, Any] | No
     return env.model_copy(update={**roots, "expectations_dir": _absolute(suites_dir)})
 
 
-def load_suites(zones: dict[str, Zone], files: dict[str, Path], suites_dir: Path) -> dict[str, SuiteSpec | None]:
+def load_suites(zones: dict[str, Zone], files: dict[str, Path], suites_dir: Path) -> dict[str, SuiteSpec]:
     """Each zone's suite: a named one must exist; the default (the table's name) may be absent."""
     problems: list[Problem] = []
-    suites: dict[str, SuiteSpec | None] = {}
+    suites: dict[str, SuiteSpec] = {}
     for name, zone in zones.items():
         quality = zone.quality
         suite = quality.suite or zone.target.table
         path = suites_dir / f"{suite}.json"
-        if not path.exists():
-            if quality.suite or quality.actions:
-                problems.append(Problem(str(files[name]), "expectations", f"no suite file {path}",
-                                        f"create it, or name one of: {', '.join(sorted(p.stem for p in suites_dir.glob('*.json')))}"))
-            suites[name] = None
-            continue
-        suites[name] = load_suite(path, suite, quality.actions, quality.max_quarantined_fraction, problems)
+        loaded = None
+        if path.exists():
+            loaded = load_suite(path, suite, quality.actions, quality.max_quarantined_fraction, problems)
+        elif quality.suite or quality.actions:
+            problems.append(Problem(str(files[name]), "expectations", f"no suite file {path}",
+                                    f"create it, or name one of: {', '.join(sorted(p.stem for p in suites_dir.glob('*.json')))}"))
+        suites[name] = with_key_checks(loaded, zone.target.merge_keys, zone.target.table, files[name])
     if problems:
         raise ConfigError(problems)
     return suites

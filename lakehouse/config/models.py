@@ -163,6 +163,8 @@ class Zone(Model):
 
     @model_validator(mode="after")
     def _shape(self) -> Zone:
+        if self.dedupe and self.dedupe.keys and not set(self.dedupe.keys) <= set(self.target.merge_keys):
+            raise KeyedError("dedupe.keys", "must be some of target.merge_keys, or MERGE would meet duplicate keys")
         if self.sql is not None:
             extra = [k for k in ("source", "filters", "joins", "columns") if getattr(self, k)]
             if extra:
@@ -177,8 +179,6 @@ class Zone(Model):
             raise KeyedError("source.path", "a landing zone reads files: give source.path and source.schema")
         if self.layer != "landing" and self.source.path:
             raise KeyedError("source.path", f"a {self.layer} zone reads upstream tables: give source.table, not source.path")
-        if self.dedupe and self.dedupe.keys and not set(self.dedupe.keys) <= set(self.target.merge_keys):
-            raise KeyedError("dedupe.keys", "must be some of target.merge_keys, or MERGE would meet duplicate keys")
         return self
 
     @property

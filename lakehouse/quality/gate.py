@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F
 
+from lakehouse.errors import first_line
 from lakehouse.quality.suites import SuiteSpec
 
 if TYPE_CHECKING:
@@ -81,8 +82,8 @@ class QualityGate:
         conditions: dict[str, str] = {}
         failures: list[str] = []
         for r, spec in zip(results, suite.expectations):
-            if r.success and not r.unexpected_count:
-                continue
+            if r.success and (spec.action != "quarantine" or not r.unexpected_count):
+                continue  # passed (within `mostly`); a passing quarantine still keeps its failing rows out
             if r.detail.startswith("error:"):
                 r.taken = "failed"
                 failures.append(f"{r.name} could not be evaluated ({r.detail})")
@@ -156,7 +157,7 @@ def _outcome(spec, result) -> ExpectationOutcome:
                                  data.get("observed_value"))
     if raised:
         outcome.success = False
-        outcome.detail = "error: " + str(info.get("exception_message", "")).strip().splitlines()[0][:300]
+        outcome.detail = "error: " + first_line(Exception(info.get("exception_message", "")))[:300]
     elif spec.row_level:
         outcome.detail = _condition(data.get("unexpected_index_query"))
     return outcome

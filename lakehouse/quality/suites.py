@@ -23,6 +23,11 @@ DEFAULT_ACTION = "fail"  # an expectation nobody gave an action to guards the ta
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 
+# Row-level in GX's terms, but decided over groups of rows (a window): no per-row condition exists.
+_JUDGES_ROWS_TOGETHER = {"expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique",
+                         "expect_select_column_values_to_be_unique_within_record"}
+
+
 @dataclass(frozen=True)
 class ExpectationSpec:
     name: str
@@ -54,7 +59,7 @@ def expectation_name(config: dict[str, Any]) -> str:
     kwargs = config.get("kwargs") or {}
     subject = kwargs.get("column") or kwargs.get("column_list") or \
         [kwargs[k] for k in ("column_A", "column_B") if k in kwargs]
-    subject = ",".join(subject) if isinstance(subject, list) else subject
+    subject = ",".join(map(str, subject)) if isinstance(subject, list) else subject
     return f"{config.get('type')}({subject or ''})"
 
 
@@ -78,7 +83,7 @@ def load_suite(path: Path, suite_name: str, overrides: dict[str, str], max_fract
     start = len(problems)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         problems.append(Problem(str(path), "", f"not a readable JSON suite: {exc}", "fix the JSON syntax"))
         return None
     entries = data.get("expectations") if isinstance(data, dict) else None
@@ -115,9 +120,9 @@ def load_suite(path: Path, suite_name: str, overrides: dict[str, str], max_fract
         if action not in ACTIONS:
             problems.append(Problem(str(path), f"{key}.meta.action", f"unknown action {action!r}",
                                     f"use one of {', '.join(ACTIONS)}"))
-        elif action == "quarantine" and not row_level:
+        elif action == "quarantine" and (not row_level or config["type"] in _JUDGES_ROWS_TOGETHER):
             problems.append(Problem(str(path), f"{key}.meta.action",
-                                    f"{config['type']} judges the whole table, so no row can be quarantined",
+                                    f"{config['type']} judges rows together, so no single row can be quarantined",
                                     "use action fail or warn"))
         mostly = (config.get("kwargs") or {}).get("mostly")
         specs.append(ExpectationSpec(name, config["type"], action, row_level, mostly, config))
@@ -138,3 +143,17 @@ def load_suite(path: Path, suite_name: str, overrides: dict[str, str], max_fract
                                 "expectations", "an expectation GX cannot parse was dropped: check each type"))
         return None
     return SuiteSpec(suite_name, path, specs, max_fraction)
+
+
+def with_key_checks(suite: SuiteSpec | None, keys: list[str], table: str, zone_file: Path) -> SuiteSpec:
+    """Every zone's rows need their merge keys: a row without one cannot be upserted, and dedupe
+    must not fold such rows together, so each key the suite leaves unchecked gets a not-null
+    check that quarantines."""
+    checked = {e.config.get("kwargs", {}).get("column") for e in (suite.expectations if suite else [])
+               if e.type == "expect_column_values_to_not_be_null"}
+    added = [ExpectationSpec(f"merge key {key} is present", "expect_column_values_to_not_be_null", "quarantine",
+                             True, None, {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": key}})
+             for key in keys if key not in checked]
+    if suite is None:
+        return SuiteSpec(f"{table}_keys", zone_file, added)
+    return SuiteSpec(suite.name, suite.file, [*suite.expectations, *added], suite.max_quarantined_fraction)

@@ -85,9 +85,23 @@ def _new_or_changed(staged: DataFrame, current: DataFrame, keys: list[str]) -> D
     return s.join(t, reduce(lambda a, b: a & b, same), "left_anti")
 
 
-def append(staged: DataFrame, location: str) -> None:
-    """Append-only tables (quarantine): every run adds, nothing is rewritten."""
-    staged.write.format("delta").mode("append").option("mergeSchema", "true").save(location)
+def append_new(spark: SparkSession, rows: DataFrame, location: str, keys: list[str]) -> None:
+    """Append-only tables (quarantine): add rows not there yet by ``keys``, rewrite nothing.
+
+    Landing zones re-read every file, so the same bad line comes back each run; it is kept once.
+    """
+    from delta.tables import DeltaTable
+
+    if DeltaTable.isDeltaTable(spark, location):
+        existing = spark.read.format("delta").load(location)
+        same = [F.col(f"n.`{k}`").eqNullSafe(F.col(f"o.`{k}`")) for k in keys]
+        rows = rows.alias("n").join(existing.alias("o"), reduce(lambda a, b: a & b, same), "left_anti")
+    rows = rows.cache()
+    try:
+        if not rows.isEmpty():
+            rows.write.format("delta").mode("append").option("mergeSchema", "true").save(location)
+    finally:
+        rows.unpersist()
 
 
 def _last_metric(table, name: str) -> int:

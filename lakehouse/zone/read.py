@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from pyspark.sql import functions as F
 from pyspark.sql.utils import AnalysisException
 
-from lakehouse.errors import ZoneFailed
+from lakehouse.errors import ZoneFailed, first_line
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -43,7 +43,7 @@ def read_landing(spark: SparkSession, env: Environment, zone: Zone, file: str, i
             .withColumn(INGESTED_AT, F.lit(ingested_at).cast("timestamp"))
         )
     except AnalysisException as exc:
-        raise ZoneFailed(zone.name, file, f"cannot read landing files at {location}: {_first_line(exc)}. "
+        raise ZoneFailed(zone.name, file, f"cannot read landing files at {location}: {first_line(exc)}. "
                          "Check source.path in the zone and landing_root in the env file "
                          "(lakehouse generate-sample writes sample data to data/sample/stedi)") from None
     # Spark refuses queries on raw JSON that touch only the corrupt-record column: cache first.
@@ -61,7 +61,3 @@ def read_table(spark: SparkSession, location: str, zone: Zone, file: str, table:
         raise ZoneFailed(zone.name, file, f"upstream table {table!r} has not been built yet (no Delta table at "
                          f"{location}); run its zone first: lakehouse run --pipeline {producer}")
     return spark.read.format("delta").load(location)
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

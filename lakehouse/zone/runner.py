@@ -12,11 +12,11 @@ from pyspark.sql import functions as F
 from pyspark.sql.utils import AnalysisException
 
 from lakehouse import catalog
-from lakehouse.errors import ZoneFailed
-from lakehouse.zone.promote import append, promote
+from lakehouse.errors import ZoneFailed, first_line
+from lakehouse.zone.promote import append_new, promote
 from lakehouse.quality.gate import FAILED, ExpectationOutcome, QualityGate
 from lakehouse.zone.read import AUDIT_COLUMNS, CORRUPT, SOURCE_FILE, read_landing, read_table
-from lakehouse.zone.transform import dedupe, transform
+from lakehouse.zone.transform import dedupe, default_order, transform
 from lakehouse.zone.validate import check_promotable
 
 if TYPE_CHECKING:
@@ -77,9 +77,13 @@ class ZoneRunner:
             result.status, result.message = "failed", str(exc)
         except (AnalysisException, PySparkException) as exc:
             # Bad SQL in the YAML surfaces here, against the real columns: name the zone's file.
-            first = str(exc).strip().splitlines()[0]
             result.status = "failed"
-            result.message = str(ZoneFailed(name, self.project.file_of(name), f"Spark rejected the zone: {first}"))
+            result.message = str(ZoneFailed(name, self.project.file_of(name),
+                                            f"Spark rejected the zone: {first_line(exc)}"))
+        except Exception as exc:  # a failed Spark job, storage or AWS: the run goes on and reports it
+            result.status = "failed"
+            result.message = str(ZoneFailed(name, self.project.file_of(name),
+                                            f"{type(exc).__name__}: {first_line(exc)}"))
         finally:
             result.seconds = round(time.perf_counter() - start, 2)
         return result
@@ -108,7 +112,8 @@ class ZoneRunner:
 
         with clock("transform"):
             shaped = transform(self.spark, zone, source, lambda t: self._table(zone, file, t))
-            order_by = zone.dedupe.order_by if zone.dedupe else []
+            order_by = (zone.dedupe.order_by if zone.dedupe and zone.dedupe.order_by
+                        else default_order(shaped.columns, zone.dedupe_keys))
             check_promotable(zone, shaped, file)
             staged = dedupe(shaped, zone.dedupe_keys, order_by).cache()
             cached.append(staged)
@@ -128,9 +133,6 @@ class ZoneRunner:
             gate = self.gate.check(name, self.project.suites.get(name), staged, result.rows_staged)
             result.suite, result.expectations = gate.suite, gate.results
             result.quarantined = gate.quarantined_rows
-            result.promoted = result.rows_staged - result.quarantined
-            if gate.quarantined is not None and gate.passed.count() != result.promoted:
-                raise ZoneFailed(name, file, "rows passed + quarantined != rows staged; nothing promoted")
         if gate.failure:
             raise ZoneFailed(name, file, f"{gate.failure}; nothing promoted, {zone.target.table} left as it was")
 
@@ -141,6 +143,7 @@ class ZoneRunner:
             if gate.quarantined is not None:
                 self._quarantine(zone, _failed_rows(gate.quarantined))
             location = self.location(zone.target.table)
+            result.promoted = result.rows_staged - result.quarantined
             written = promote(self.spark, gate.passed, location, zone.target.merge_keys, zone.target.partition_by,
                               result.promoted)
             catalog.register(self.spark, self.env, zone.target.table, location, zone.target.description)
@@ -156,7 +159,7 @@ class ZoneRunner:
         rows = rows.select(F.lit(self.run_id).alias("run_id"), F.lit(zone.name).alias("zone"),
                            "failed_expectations", "raw", "source_file",
                            F.lit(self.started_at).cast("timestamp").alias("quarantined_at"))
-        append(rows, location)
+        append_new(self.spark, rows, location, ["zone", "source_file", "raw", "failed_expectations"])
         catalog.register(self.spark, self.env, table, location, f"Rows of {zone.target.table} kept out by the gate")
 
 

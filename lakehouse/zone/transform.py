@@ -1,6 +1,7 @@
 """Turning source rows into the target's rows, as the zone's YAML declares."""
 from __future__ import annotations
 
+from functools import reduce
 from typing import TYPE_CHECKING, Callable
 
 from pyspark.sql import Window
@@ -54,12 +55,28 @@ def _columns(df: DataFrame, columns: Columns) -> DataFrame:
 
 
 def dedupe(df: DataFrame, keys: list[str], order_by: list[str]) -> DataFrame:
-    """One row per key, as MERGE needs: the first by order_by, or any one of identical rows."""
+    """One row per key, as MERGE needs: the first by order_by, or any one of identical rows.
+
+    A row missing a key is never folded into another: the gate quarantines it instead.
+    """
+    apart = "__lakehouse_apart"
+    missing = reduce(lambda a, b: a | b, [F.col(f"`{k}`").isNull() for k in keys])
+    df = df.withColumn(apart, F.when(missing, F.monotonically_increasing_id()))
     if not order_by:
-        return df.dropDuplicates(keys)
+        return df.dropDuplicates([*keys, apart]).drop(apart)
     rank = "__lakehouse_rank"
-    window = Window.partitionBy(*keys).orderBy(*(sort_key(o) for o in order_by))
-    return df.withColumn(rank, F.row_number().over(window)).where(F.col(rank) == 1).drop(rank)
+    window = Window.partitionBy(*keys, apart).orderBy(*(sort_key(o) for o in order_by))
+    return df.withColumn(rank, F.row_number().over(window)).where(F.col(rank) == 1).drop(rank, apart)
+
+
+def default_order(columns: list[str], keys: list[str]) -> list[str]:
+    """Without order_by, rows sharing a key still pick the same winner every run: the latest
+    landing file first, then the values themselves. Key-only rows are identical: any one will do."""
+    values = [c for c in columns if c not in keys and not c.startswith("_")]
+    if not values:
+        return []
+    latest = ["`_source_file` DESC"] if "_source_file" in columns else []
+    return latest + [f"`{c}`" for c in values]
 
 
 _NULLS = {"nulls first": "_nulls_first", "nulls last": "_nulls_last"}
