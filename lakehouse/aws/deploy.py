@@ -80,8 +80,9 @@ def job_definition(project: Project, wheel_name: str, max_parallel: int) -> dict
     }
 
 
-def state_machine(project: Project) -> dict[str, Any]:
-    """Zones by dependency level: a level's zones run in parallel, levels one after another."""
+def state_machine(project: Project) -> tuple[dict[str, Any], int]:
+    """Zones by dependency level: a level's zones run in parallel, levels one after another.
+    Returns the definition and the widest level (how many job runs may overlap)."""
     s = require_aws(project)
     graph = ZoneGraph.build(project)
     level: dict[str, int] = {}

@@ -48,10 +48,6 @@ class ZoneResult:
     message: str = ""
     timings: dict[str, float] = field(default_factory=dict)
 
-    @property
-    def rows_written(self) -> int:
-        return self.inserted + self.updated
-
 
 class ZoneRunner:
     """Executes zones of one project in one Spark session."""

@@ -1,7 +1,8 @@
-"""The gate between transform and promote: nothing reaches a target before it passes here.
+"""Before the quality gate: can the staged rows be promoted at all?
 
-Today it checks that the staged rows can be promoted at all (keys and partition columns exist);
-expectation suites plug in at this same point.
+The keys and partition columns named in the YAML must be among the zone's output columns; only
+Spark knows those, so this runs on the staged plan (no data is read). The suites run after it, in
+``lakehouse.quality.gate``.
 """
 from __future__ import annotations
 
