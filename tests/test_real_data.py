@@ -93,7 +93,7 @@ def test_timestamp_only_join_pairs_other_customers_phones(spark, real_run, tmp_p
 
 
 def test_changed_customer_record_updates_one_trusted_row(spark, real_run, real_data, tmp_path):
-    project, lake_dir = real_run[0], real_run[1]
+    lake_dir = real_run[1]
     landing = tmp_path / "landing"
     for source in ("accelerometer", "step_trainer"):
         (landing / source).mkdir(parents=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,6 +68,7 @@ class ReportFolder:
         upload_file(self.local / "latest.json", f"{root}/latest.json")
         if (self.local / self.DOCS).is_dir():
             upload_dir(self.local / self.DOCS, f"{root}/data_docs")
+        shutil.rmtree(self.local, ignore_errors=True)  # only a staging copy: S3 holds the reports
         return f"{root}/runs/{result.run_id}.json"
 
 
