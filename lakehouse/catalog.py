@@ -1,4 +1,10 @@
-"""Registering Delta tables in the catalog database so SQL users find them by name."""
+"""Registering Delta tables in the catalog database so SQL users find them by name.
+
+Locally the catalog is Spark's in-memory one, filled from the configuration: every table's
+location is known, so each process registers what exists when it needs names. Nothing is shared
+between processes, so any number of them can read while a run writes. On Glue it is the Glue
+Data Catalog, written through its API.
+"""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -35,3 +41,19 @@ def register(spark: SparkSession, env: Environment, table: str, location: str, d
         spark.sql(f"DROP TABLE {name}")  # external: drops the entry, never the data
     comment = description.replace("'", "\\'")
     spark.sql(f"CREATE TABLE {name} USING DELTA LOCATION '{location}'" + (f" COMMENT '{comment}'" if comment else ""))
+
+
+def attach(spark: SparkSession, env: Environment, tables: dict[str, str]) -> None:
+    """Name every existing table of ``tables`` (name -> location) in this process's catalog.
+
+    Only for the in-memory catalog: a persistent one (Glue, a shared metastore) already has them.
+    """
+    from lakehouse.storage import delta_version
+
+    if env.catalog == "glue" or env.metastore != "memory":
+        return
+    ensure_database(spark, env)
+    known = {t.name for t in spark.catalog.listTables(env.database)}
+    for table, location in tables.items():
+        if table not in known and delta_version(spark, location) is not None:
+            spark.sql(f"CREATE TABLE `{env.database}`.`{table}` USING DELTA LOCATION '{location}'")

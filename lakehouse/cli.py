@@ -10,9 +10,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from lakehouse.config.loader import Project, load_project
-from lakehouse.errors import ConfigError, LakehouseError, first_line
+from lakehouse.errors import ConfigError, LakehouseError, Problem, first_line
 
-out = Console(soft_wrap=True)
+# Piped (CI, Glue's logs, | less), rich would cut tables to 80 columns: give them room instead.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 250)
 err = Console(stderr=True, soft_wrap=True)
 
 DEFAULT_CONFIG_DIR = "configs/stedi"
@@ -60,8 +61,10 @@ def _project(ctx: click.Context) -> Project:
 def validate(ctx: click.Context) -> None:
     """Check every zone and env file; exit 2 with each problem's file and key."""
     from lakehouse.config.loader import load_environment
+    from lakehouse.engine import check_kinds
 
     project = _project(ctx)
+    check_kinds(project)
     others = sorted(p.stem for p in (project.config_dir / "env").glob("*.yml") if p.stem != project.env.name)
     problems = []
     for name in others:  # every target's file, not only the one in use
@@ -84,37 +87,46 @@ def validate(ctx: click.Context) -> None:
 def plan(ctx: click.Context, pipeline: str) -> None:
     """Show the run order and each zone's dependencies."""
     from lakehouse.plan.graph import ZoneGraph
+    from lakehouse.plan.lineage import scope_of
 
     project = _project(ctx)
     graph = ZoneGraph.build(project)
     table = Table(title=f"plan for --pipeline {pipeline}")
-    for column in ("#", "zone", "layer", "reads", "writes", "merge keys"):
+    for column in ("#", "zone", "layer", "reads", "writes", "merge keys", "mode", "a change recomputes"):
         table.add_column(column)
     for i, name in enumerate(graph.select(pipeline), 1):
         zone = graph.zones[name]
-        reads = ", ".join(zone.upstream) or f"files: {zone.source.path}"
+        reads = ", ".join(zone.upstream) or (f"files: {zone.source.path}" if zone.source.path else zone.source.kind)
+        scope = scope_of(zone)
+        if zone.source and zone.source.path:
+            recomputes = "new or changed files"
+        else:
+            recomputes = f"rows with the changed {scope.describe()}" if scope else "the whole table"
         table.add_row(str(i), name, zone.layer, reads, f"{project.env.database}.{zone.target.table}",
-                      ", ".join(zone.target.merge_keys))
+                      ", ".join(zone.target.merge_keys), zone.target_mode, recomputes)
     out.print(table)
 
 
 @cli.command()
 @click.option("--pipeline", required=True, help="all, a layer, a zone or table, or a comma list.")
+@click.option("--full-refresh", is_flag=True,
+              help="Re-read every landing file and recompute every zone in full, ignoring the ledger.")
 @click.pass_context
-def run(ctx: click.Context, pipeline: str) -> None:
-    """Run zones in dependency order and print what each did."""
+def run(ctx: click.Context, pipeline: str, full_refresh: bool) -> None:
+    """Run zones in dependency order, each doing only the work its changed inputs require."""
     from lakehouse.engine import run_pipeline
     from lakehouse.reports.render import summary_table
 
     project = _project(ctx)
     with out.status("starting Spark...") as status:
-        result = run_pipeline(project, pipeline,
+        result = run_pipeline(project, pipeline, full_refresh=full_refresh,
                               on_start=lambda z: status.update(f"running {z}..."),
-                              on_done=lambda r: out.print(f"  {r.status:>7}  {r.zone}  ({r.seconds}s)"))
+                              on_done=lambda r: out.print(f"  {r.status:>10}  {r.zone}  "
+                                                          f"{r.mode}{' ' if r.mode else ''}({r.seconds}s)"))
     out.print(summary_table(result))
     out.print(f"report: {result.summary_path}" + (f"\ndata docs: {result.data_docs}" if result.data_docs else ""))
     for zone in result.zones:
-        if zone.status != "ok":
+        if not zone.ok:
             err.print(f"[red]{zone.zone}[/]: {escape(zone.message)}", highlight=False)
     if not result.ok:
         sys.exit(1)
@@ -133,9 +145,34 @@ def report(ctx: click.Context, run_id: str | None) -> None:
     out.print(summary_table(run))
     out.print(expectations_table(run))
     for zone in run["zones"]:
-        if zone["status"] != "ok":
+        if zone["status"] in ("failed", "skipped"):
             out.print(f"[red]{zone['zone']}[/]: {escape(zone['message'])}", highlight=False)
     out.print(f"data docs: {run['data_docs'] or 'none (no suite ran)'}")
+
+
+@cli.command()
+@click.option("--zone", default=None, help="Only this zone's rows.")
+@click.option("--limit", default=40, show_default=True, help="The newest rows first.")
+@click.option("--json", "as_json", is_flag=True, help="The ledger rows as JSON, for scripts.")
+@click.pass_context
+def history(ctx: click.Context, zone: str | None, limit: int, as_json: bool) -> None:
+    """The run ledger: one row per zone per run, newest first."""
+    import json
+
+    from lakehouse.ledger import read
+    from lakehouse.reports.render import ledger_table
+    from lakehouse.runtime.session import get_session
+
+    project = _project(ctx)
+    if zone is not None and zone not in project.zones:
+        raise ConfigError([Problem("--zone", zone, "is not a zone", "use one of: " + ", ".join(sorted(project.zones)))])
+    rows = read(get_session(project.env), project.env, zone, limit)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+    elif not rows:
+        out.print("no runs recorded yet: lakehouse run --pipeline all")
+    else:
+        out.print(ledger_table(rows))
 
 
 @cli.command()

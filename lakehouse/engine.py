@@ -1,20 +1,27 @@
 """Execute a plan: the selected zones in dependency order, in the process's one Spark session.
 
 The engine knows nothing of the CLI or of Glue; both call ``run_pipeline`` and render its result.
+Each run reads the ledger once (what every zone last saw), runs the zones, and appends one ledger
+row per zone: the next run starts from there.
 """
 from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable
 
+from lakehouse import catalog, ledger
+from lakehouse.errors import ConfigError, Problem
 from lakehouse.plan.graph import ZoneGraph
 from lakehouse.quality.gate import QualityGate
 from lakehouse.reports.summary import ReportFolder
+from lakehouse.results import SKIPPED, RunResult, ZoneResult
 from lakehouse.runtime.session import get_session
-from lakehouse.zone.runner import ZoneResult, ZoneRunner
+from lakehouse.zone import quarantine
+from lakehouse.zone.runner import ZoneRunner
+from lakehouse.zone.sources import SOURCE_KINDS, kind_of
+from lakehouse.zone.targets import TARGET_MODES
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -22,54 +29,77 @@ if TYPE_CHECKING:
     from lakehouse.config.loader import Project
 
 
-@dataclass
-class RunResult:
-    run_id: str
-    pipeline: str
-    zones: list[ZoneResult] = field(default_factory=list)
-    seconds: float = 0.0
-    data_docs: str | None = None      # the Data Docs index.html
-    summary_path: str | None = None   # the run's JSON summary
-
-    @property
-    def ok(self) -> bool:
-        return all(z.status == "ok" for z in self.zones)
-
-    def zone(self, name: str) -> ZoneResult:
-        return next(z for z in self.zones if z.zone == name)
-
-
 def new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
 
+def check_kinds(project: Project) -> None:
+    """Every source kind and target mode a zone names is registered (before Spark starts)."""
+    problems = []
+    for name, zone in project.zones.items():
+        if kind_of(zone) not in SOURCE_KINDS:
+            problems.append(Problem(project.file_of(name), "source.kind", f"unknown source kind {kind_of(zone)!r}",
+                                    f"use one of: {', '.join(sorted(SOURCE_KINDS))}"))
+        if zone.target_mode not in TARGET_MODES:
+            problems.append(Problem(project.file_of(name), "target.mode", f"unknown target mode {zone.target_mode!r}",
+                                    f"use one of: {', '.join(sorted(TARGET_MODES))}"))
+    if problems:
+        raise ConfigError(problems)
+
+
+def table_locations(project: Project) -> dict[str, str]:
+    """Every table the project's zones keep: targets, quarantines, and the ledger."""
+    env, tables = project.env, {ledger.TABLE: ledger.location(project.env)}
+    for zone in project.zones.values():
+        tables[zone.target.table] = env.table_path(zone.layer, zone.target.table)
+        tables[quarantine.table_name(zone)] = quarantine.location(env, zone)
+    return tables
+
+
 def run_pipeline(project: Project, pipeline: str, *, spark: SparkSession | None = None, run_id: str | None = None,
+                 full_refresh: bool = False,
                  on_start: Callable[[str], None] | None = None,
                  on_done: Callable[[ZoneResult], None] | None = None) -> RunResult:
     graph = ZoneGraph.build(project)
     selected = graph.select(pipeline)  # ConfigError before Spark starts if the name is unknown
+    check_kinds(project)
     spark = spark or get_session(project.env)
+    env = project.env
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    result = RunResult(run_id or new_run_id(), pipeline)
-    reports = ReportFolder(project.env.reports_root)
+    result = RunResult(run_id or new_run_id(), pipeline, full_refresh=full_refresh)
+    reports = ReportFolder(env.reports_root)
     gate = QualityGate(str(reports.local), result.run_id)
-    runner = ZoneRunner(spark, project, graph, gate, result.run_id, started_at)
+    catalog.ensure_database(spark, env)
+    catalog.attach(spark, env, table_locations(project))
+    states = {} if full_refresh else ledger.load_states(spark, env)
+    runner = ZoneRunner(spark, project, graph, gate, result.run_id, started_at, states, full_refresh)
     blocked: dict[str, str] = {}  # zone -> the failed zone upstream of it
     start = time.perf_counter()
-    for name in selected:
-        if on_start:
-            on_start(name)
-        if name in blocked:
-            zone = graph.zones[name]
-            outcome = ZoneResult(name, zone.target.table, zone.layer, status="skipped",
-                                 message=f"skipped: upstream zone {blocked[name]} failed")
-        else:
-            outcome = runner.run(name)
-            if outcome.status == "failed":
-                blocked.update({d: name for d in graph.downstream(name) if d not in blocked})
-        result.zones.append(outcome)
-        if on_done:
-            on_done(outcome)
+    try:
+        for name in selected:
+            if on_start:
+                on_start(name)
+            if name in blocked:
+                zone = graph.zones[name]
+                outcome = ZoneResult(name, zone.target.table, zone.layer, status=SKIPPED,
+                                     message=f"skipped: upstream zone {blocked[name]} failed")
+            else:
+                outcome = runner.run(name)
+                if not outcome.ok:
+                    blocked.update({d: name for d in graph.downstream(name) if d not in blocked})
+            result.zones.append(outcome)
+            if on_done:
+                on_done(outcome)
+    except BaseException:
+        try:  # keep what the zones did, but never hide why the run stopped
+            ledger.record(spark, env, result.run_id, pipeline, result.zones)
+        except Exception:  # noqa: BLE001, S110
+            pass
+        raise
+    ledger.record(spark, env, result.run_id, pipeline, result.zones)
+    catalog.attach(spark, env, {ledger.TABLE: ledger.location(env)})
+    if env.catalog == "glue":
+        catalog.register(spark, env, ledger.TABLE, ledger.location(env), "One row per zone per run")
     result.data_docs = reports.docs_location(gate.build_docs())
     result.seconds = round(time.perf_counter() - start, 2)
     result.summary_path = reports.save(result)

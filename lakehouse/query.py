@@ -21,7 +21,11 @@ class QueryError(LakehouseError):
 def _session(project: Project):
     from lakehouse.runtime.session import get_session
 
+    from lakehouse import catalog
+    from lakehouse.engine import table_locations
+
     spark = get_session(project.env)
+    catalog.attach(spark, project.env, table_locations(project))
     if spark.catalog.databaseExists(project.env.database):
         spark.catalog.setCurrentDatabase(project.env.database)  # unqualified names in `sql` find the tables
     return spark

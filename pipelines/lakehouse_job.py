@@ -16,7 +16,7 @@ from pathlib import Path
 CHECKOUT = Path(__file__).resolve().parents[1]
 REQUIRED = ("JOB_NAME", "pipeline")
 DEFAULTS = {"env": "local", "config-uri": str(CHECKOUT / "configs" / "stedi")}
-OPTIONAL = ("env", "config-uri", "run-id")
+OPTIONAL = ("env", "config-uri", "run-id", "full-refresh")
 
 
 class ArgumentError(Exception):
@@ -54,6 +54,14 @@ def resolve_options(argv: list[str]) -> dict[str, str]:
     if empty:
         raise ArgumentError("empty value for " + ", ".join(f"--{k}" for k in empty))
     return {**DEFAULTS, **{k: v for k, v in found.items() if v}}
+
+
+def full_refresh(options: dict[str, str]) -> bool:
+    """--full-refresh true re-reads every landing file and recomputes every zone (Glue passes values)."""
+    value = options.get("full-refresh", "false").strip().lower()
+    if value not in ("true", "false"):
+        raise ArgumentError(f"--full-refresh takes true or false, not {value!r}")
+    return value == "true"
 
 
 def _resolved_options(args: list[str], options: list[str]) -> dict[str, str]:
@@ -115,11 +123,13 @@ def main(argv: list[str] | None = None) -> int:
             config_dir = fetch_configs(options["config-uri"], Path(workdir))
             project = load_project(config_dir, options["env"])
         ZoneGraph.build(project).select(options["pipeline"])  # an unknown name fails before Spark starts
+        full_refresh(options)
         spark = get_session(project.env)
         _, job = _glue_context(spark)
         if job is not None:
             job.init(options["JOB_NAME"], options)
-        result = run_pipeline(project, options["pipeline"], spark=spark, run_id=options.get("run-id"))
+        result = run_pipeline(project, options["pipeline"], spark=spark, run_id=options.get("run-id"),
+                              full_refresh=full_refresh(options))
         if job is not None:
             job.commit()
     except ArgumentError as exc:
@@ -134,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     console.print(summary_table(result))
     console.print(f"report: {result.summary_path}")
     for zone in result.zones:
-        if zone.status != "ok":
+        if not zone.ok:
             print(f"{zone.zone}: {zone.message}", file=sys.stderr)
     return 0 if result.ok else 1
 

@@ -218,7 +218,10 @@ def test_changed_landing_file_updates_and_duplicates_collapse(spark, sample, sam
     changed_project = project_for(STEDI_CONFIGS, landing, copy_lake(lake, tmp_path / "lake"))
     result = run_pipeline(changed_project, "customer_landing,customer_trusted", spark=spark)
     landing_zone, trusted_zone = result.zones
-    assert landing_zone.deduplicated == 2 and (landing_zone.inserted, landing_zone.updated) == (0, 1)
+    # Only the new file is read: its repeated record folds into the changed one (same email).
+    assert landing_zone.input_files[0].path.endswith("customer-9999999999999.json")
+    assert (landing_zone.rows_read, landing_zone.deduplicated) == (2, 1)
+    assert (landing_zone.inserted, landing_zone.updated) == (0, 1)
     assert (trusted_zone.inserted, trusted_zone.updated) == (0, 1)
     names = _table(spark, changed_project, "customer_trusted").where(f"email = '{changed['email']}'").collect()
     assert [r.customerName for r in names] == ["Renamed Person"]

@@ -156,3 +156,10 @@ def test_fallback_parser_agrees_with_glues(job):
     glue = getResolvedOptions(["job", *GLUE_ARGV], names)
     ours = job._resolved_options(["job", *GLUE_ARGV], names)
     assert {k: glue[k.replace("-", "_")] for k in names} == {k: ours[k.replace("-", "_")] for k in names}
+
+
+def test_full_refresh_takes_true_or_false(job, no_spark, capsys):
+    assert job.full_refresh(job.resolve_options(["--JOB_NAME", "j", "--pipeline", "all", "--full-refresh", "true"]))
+    assert not job.full_refresh(job.resolve_options(["--JOB_NAME", "j", "--pipeline", "all"]))
+    assert job.main(["--JOB_NAME", "j", "--pipeline", "all", "--full-refresh", "yes"]) == 2
+    assert "--full-refresh takes true or false" in capsys.readouterr().err

@@ -8,7 +8,7 @@ import pytest
 
 from lakehouse.engine import run_pipeline
 from tests.conftest import STEDI_CONFIGS, project_for
-from tests.helpers import copy_lake, count, edit, num_files
+from tests.helpers import copy_lake, count, differences, edit, num_files, rows_of
 
 pytestmark = pytest.mark.real_data
 
@@ -121,3 +121,55 @@ def test_real_data_passes_every_stedi_suite(real_run):
     failed = [(z.zone, e.name) for z in first.zones for e in z.expectations if not e.success]
     assert failed == []
     assert [z.quarantined for z in first.zones] == [0] * len(first.zones)
+
+
+def test_second_delivery_with_a_withdrawal_equals_a_full_rebuild(spark, real_run, real_data, tmp_path):
+    """One new customer file: an update, a consent withdrawn (a customer with readings and a step
+    trainer) and a new consent. The incremental run must equal a from-scratch run over the files."""
+    project, lake_dir = real_run[0], real_run[1]
+    db = project.env.database
+    landing = tmp_path / "landing"
+    for source in ("accelerometer", "step_trainer"):
+        (landing / source).mkdir(parents=True)
+        (landing / source / "landing").symlink_to(real_data / source / "landing")
+    shutil.copytree(real_data / "customer", landing / "customer")  # times kept: the ledger knows the file
+
+    records = {json.loads(line)["email"]: json.loads(line)
+               for path in sorted((real_data / "customer" / "landing").glob("*.json")) for line in path.open()}
+    owners = spark.sql(f"SELECT c.email, c.serialNumber FROM {db}.customer_curated c "
+                       f"LEFT SEMI JOIN {db}.machine_learning_curated m ON c.serialNumber = m.serialNumber "
+                       "ORDER BY c.email").collect()
+    withdrawn, updated = owners[0], owners[1]
+    readers = {r.user for r in spark.sql(f"SELECT DISTINCT user FROM {db}.accelerometer_landing").collect()}
+    newcomer = sorted(e for e, c in records.items() if "shareWithResearchAsOfDate" not in c and e in readers)[0]
+    later = max(c["lastUpdateDate"] for c in records.values()) + 1000
+    delivery = [
+        {k: v for k, v in records[withdrawn.email].items() if k != "shareWithResearchAsOfDate"}
+        | {"lastUpdateDate": later},
+        records[updated.email] | {"phone": "8015550000", "lastUpdateDate": later},
+        records[newcomer] | {"shareWithResearchAsOfDate": later, "lastUpdateDate": later},
+    ]
+    (landing / "customer" / "landing" / "customer-1791348231425.json").write_text(
+        "".join(json.dumps(r) + "\n" for r in delivery))
+
+    incremental = project_for(STEDI_CONFIGS, landing, copy_lake(lake_dir, tmp_path / "lake"))
+    result = run_pipeline(incremental, "all", spark=spark)
+    assert result.ok, [z.message for z in result.zones]
+    rebuilt = project_for(STEDI_CONFIGS, landing, tmp_path / "rebuilt" / "lake")
+    assert run_pipeline(rebuilt, "all", spark=spark).ok
+
+    assert differences(spark, incremental, rebuilt) == {}
+    counts = {t: rows_of(spark, incremental, t).count() for t in EXPECTED}
+    assert counts == {t: rows_of(spark, rebuilt, t).count() for t in EXPECTED}
+    assert counts["customer_landing"] == EXPECTED["customer_landing"]  # landing keeps one row per email
+    for table, column, value in [("customer_trusted", "email", withdrawn.email),
+                                 ("customer_curated", "email", withdrawn.email),
+                                 ("accelerometer_trusted", "user", withdrawn.email),
+                                 ("step_trainer_trusted", "serialNumber", withdrawn.serialNumber),
+                                 ("machine_learning_curated", "serialNumber", withdrawn.serialNumber)]:
+        assert rows_of(spark, incremental, table).where(f"{column} = '{value}'").count() == 0, table
+    zones = {z.zone: z for z in result.zones}
+    assert all(zones[z].deleted > 0 for z in ("customer_trusted", "accelerometer_trusted", "customer_curated",
+                                               "step_trainer_trusted", "machine_learning_curated"))
+    assert zones["customer_trusted"].inserted == 1 and zones["customer_trusted"].updated == 1
+    assert {zones[z].status for z in ("accelerometer_landing", "step_trainer_landing")} == {"up to date"}

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -35,16 +35,21 @@ class Model(BaseModel):
 
 
 class Source(Model):
-    """Where a zone's rows come from: landing files (path + schema) or an upstream table."""
+    """Where a zone's rows come from: landing files (path + schema), an upstream table, or a
+    source kind registered by name (``kind`` plus its ``options``)."""
 
+    kind: str | None = Field(None, description="files | table, inferred from path/table; or a registered kind")
     path: str | None = Field(None, description="landing folder, relative to the env's landing_root")
-    format: Literal["json"] = "json"
+    format: Literal["json", "csv", "parquet"] = "json"
     schema_: dict[str, str] | None = Field(None, alias="schema")
     table: str | None = Field(None, description="an upstream table produced by another zone")
     alias: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict, description="settings of a registered kind")
 
     @model_validator(mode="after")
     def _one_kind(self) -> Source:
+        if self.kind not in (None, "files", "table"):
+            return self  # a registered kind checks its own options
         if bool(self.path) == bool(self.table):
             raise ValueError("give either 'path' (with 'schema') for landing files or 'table' for an upstream table")
         if self.path and not self.schema_:
@@ -133,6 +138,7 @@ class Quality(Model):
 
 class Target(Model):
     table: str
+    mode: str | None = Field(None, description="upsert | mirror | append; default upsert on landing, else mirror")
     merge_keys: list[str] = Field(min_length=1)
     partition_by: list[str] = Field(default_factory=list)
     description: str = ""
@@ -175,6 +181,8 @@ class Zone(Model):
             return self
         if self.source is None:
             raise ValueError("give 'source' (landing files or an upstream table) or a 'sql' query")
+        if self.source.kind not in (None, "files", "table"):
+            return self
         if self.layer == "landing" and not self.source.path:
             raise KeyedError("source.path", "a landing zone reads files: give source.path and source.schema")
         if self.layer != "landing" and self.source.path:
@@ -188,6 +196,10 @@ class Zone(Model):
             return list(self.sql.uses)
         names = [self.source.table] if self.source and self.source.table else []
         return names + [j.table for j in self.joins]
+
+    @property
+    def target_mode(self) -> str:
+        return self.target.mode or ("upsert" if self.layer == "landing" else "mirror")
 
     @property
     def quality(self) -> Quality:
@@ -231,7 +243,8 @@ class Environment(Model):
     reports_root: str
     expectations_dir: str | None = Field(None, description="default: expectations/ beside configs/")
     delta_jars: Literal["maven", "provided"] = Field("maven", description="provided on AWS Glue (--datalake-formats delta)")
-    metastore: Literal["embedded", "provided", "none"] = Field("embedded", description="embedded: Derby under lake_root")
+    metastore: Literal["memory", "provided", "none"] = Field(
+        "memory", description="memory: each process names the tables from the config; provided: Glue's catalog")
     catalog: Literal["spark", "glue"] = Field("spark", description="glue: tables registered through the Glue API")
     aws: AwsSettings | None = None
     spark_conf: dict[str, str] = Field(default_factory=dict)

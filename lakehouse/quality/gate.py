@@ -8,38 +8,21 @@ from __future__ import annotations
 
 import ast
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
 
 from lakehouse.errors import first_line
 from lakehouse.quality.suites import SuiteSpec
+from lakehouse.results import ExpectationOutcome
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 FAILED = "_failed_expectations"
 RESULT_FORMAT = {"result_format": "SUMMARY", "return_unexpected_index_query": True, "partial_unexpected_count": 0}
-
-
-@dataclass
-class ExpectationOutcome:
-    name: str
-    type: str
-    action: str
-    success: bool
-    unexpected_count: int | None = None
-    unexpected_percent: float | None = None
-    observed_value: Any = None
-    taken: str = "none"          # none | reported | quarantined | failed
-    detail: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["observed_value"] = None if self.observed_value is None else str(self.observed_value)[:200]
-        return out
 
 
 @dataclass
@@ -74,19 +57,25 @@ class QualityGate:
             self._context.variables.analytics_enabled = False
         return self._context
 
-    def check(self, zone: str, suite: SuiteSpec | None, staged: DataFrame, staged_rows: int) -> GateOutcome:
+    def check(self, zone: str, suite: SuiteSpec | None, staged: DataFrame, staged_rows: int,
+              judged: DataFrame | None = None) -> GateOutcome:
+        """Validate ``judged`` (default: the staged rows) and split ``staged`` by the verdicts.
+
+        An incremental zone stages only part of its table; when the suite judges the whole table
+        (row counts, uniqueness), ``judged`` is the table as it would be after promotion, so the
+        verdicts are those a full rebuild would get."""
         if suite is None:
             return GateOutcome(staged)
-        results = self._validate(zone, suite, staged)
+        results = self._validate(zone, suite, staged if judged is None else judged)
         outcome = GateOutcome(staged, results=results, suite=suite.name)
         conditions: dict[str, str] = {}
         failures: list[str] = []
         for r, spec in zip(results, suite.expectations):
             if r.success and (spec.action != "quarantine" or not r.unexpected_count):
                 continue  # passed (within `mostly`); a passing quarantine still keeps its failing rows out
-            if r.detail.startswith("error:"):
+            if r.error:
                 r.taken = "failed"
-                failures.append(f"{r.name} could not be evaluated ({r.detail})")
+                failures.append(f"{r.name} could not be evaluated ({r.error})")
             elif spec.action == "warn":
                 r.taken = "reported"
             elif spec.action == "fail" or (spec.action == "quarantine" and not r.success and spec.mostly):
@@ -94,7 +83,7 @@ class QualityGate:
                 failures.append(f"{r.name}: {r.unexpected_count or 0} unexpected" if r.unexpected_count is not None
                                 else f"{r.name}: observed {r.observed_value}")
             else:  # quarantine
-                condition = r.detail
+                condition = r.condition
                 if not condition:
                     r.taken = "failed"
                     failures.append(f"{r.name}: GX gives no row condition to quarantine by; use action fail or warn")
@@ -148,7 +137,7 @@ class QualityGate:
 
 def _outcome(spec, result) -> ExpectationOutcome:
     if result is None:
-        return ExpectationOutcome(spec.name, spec.type, spec.action, False, detail="error: GX returned no result")
+        return ExpectationOutcome(spec.name, spec.type, spec.action, False, error="GX returned no result")
     info = result.exception_info or {}
     raised = info.get("raised_exception") if isinstance(info, dict) else False
     data = result.result or {}
@@ -157,9 +146,9 @@ def _outcome(spec, result) -> ExpectationOutcome:
                                  data.get("observed_value"))
     if raised:
         outcome.success = False
-        outcome.detail = "error: " + first_line(Exception(info.get("exception_message", "")))[:300]
+        outcome.error = first_line(Exception(info.get("exception_message", "")))[:300]
     elif spec.row_level:
-        outcome.detail = _condition(data.get("unexpected_index_query"))
+        outcome.condition = _condition(data.get("unexpected_index_query"))
     return outcome
 
 

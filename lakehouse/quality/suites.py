@@ -26,6 +26,10 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 # Row-level in GX's terms, but decided over groups of rows (a window): no per-row condition exists.
 _JUDGES_ROWS_TOGETHER = {"expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique",
                          "expect_select_column_values_to_be_unique_within_record"}
+# Table-level, but answered by the schema alone: a part of the table answers as the whole would.
+_SCHEMA_ONLY = {"expect_table_columns_to_match_set", "expect_table_columns_to_match_ordered_list",
+                "expect_column_to_exist", "expect_table_column_count_to_equal",
+                "expect_table_column_count_to_be_between"}
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,13 @@ class SuiteSpec:
     file: Path
     expectations: list[ExpectationSpec] = field(default_factory=list)
     max_quarantined_fraction: float | None = None
+
+    @property
+    def judges_whole_table(self) -> bool:
+        """Whether some expectation's verdict depends on rows other than the one judged (counts,
+        uniqueness): then an incremental zone is judged on its table as promotion would leave it."""
+        return any((not e.row_level and e.type not in _SCHEMA_ONLY) or e.type in _JUDGES_ROWS_TOGETHER
+                   for e in self.expectations)
 
     def gx_json(self) -> dict[str, Any]:
         """The suite for GX, each expectation tagged with its name so results map back to it."""

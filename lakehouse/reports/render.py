@@ -5,7 +5,7 @@ from typing import Any
 
 from rich.table import Table
 
-_STYLE = {"ok": "green", "failed": "red", "skipped": "yellow"}
+_STYLE = {"ok": "green", "up to date": "dim", "failed": "red", "skipped": "yellow"}
 _TAKEN = {"none": "green", "reported": "yellow", "quarantined": "magenta", "failed": "red"}
 
 
@@ -13,18 +13,20 @@ def summary_table(run: Any) -> Table:
     """Per zone: where its rows went, and where its time went. Takes a RunResult or its dict."""
     run = run if isinstance(run, dict) else _as_dict(run)
     table = Table(title=f"run {run['run_id']}  --pipeline {run['pipeline']}  ({run['seconds']}s)")
-    columns = ("zone", "status", "read", "malformed", "deduped", "staged", "quarantined", "promoted",
-               "inserted", "updated", "seconds", "validate")
+    columns = ("zone", "status", "mode", "read", "malformed", "deduped", "staged", "quarantined", "promoted",
+               "inserted", "updated", "deleted", "seconds", "validate")
     for column in columns:
-        table.add_column(column, justify="left" if column in ("zone", "status") else "right")
+        table.add_column(column, justify="left" if column in ("zone", "status", "mode") else "right")
     for z in run["zones"]:
+        idle = z["status"] in ("skipped", "up to date")
+
         def n(v):
-            return "-" if v is None or z["status"] == "skipped" else f"{v:,}"
+            return "-" if v is None or idle else f"{v:,}"
         share = z["timings"].get("validate", 0) / z["seconds"] if z["seconds"] else 0
-        table.add_row(z["zone"], f"[{_STYLE.get(z['status'], '')}]{z['status']}[/]", n(z["rows_read"]),
-                      n(z["malformed"]), n(z["deduplicated"]), n(z["rows_staged"]), n(z["quarantined"]),
-                      n(z["promoted"]), n(z["inserted"]), n(z["updated"]), f"{z['seconds']:.1f}",
-                      "-" if z["status"] == "skipped" else f"{share:.0%}")
+        table.add_row(z["zone"], f"[{_STYLE.get(z['status'], '')}]{z['status']}[/]", z.get("mode") or "-",
+                      n(z["rows_read"]), n(z["malformed"]), n(z["deduplicated"]), n(z["rows_staged"]),
+                      n(z["quarantined"]), n(z["promoted"]), n(z["inserted"]), n(z["updated"]),
+                      n(z.get("deleted", 0)), f"{z['seconds']:.1f}", "-" if idle else f"{share:.0%}")
     return table
 
 
@@ -50,3 +52,22 @@ def _as_dict(result) -> dict[str, Any]:
     from lakehouse.reports.summary import to_dict
 
     return to_dict(result)
+
+
+def ledger_table(rows: list[dict[str, Any]]) -> Table:
+    """The run ledger, newest first: what each zone did in each run."""
+    table = Table(title="run ledger (newest first)")
+    columns = ("run", "zone", "status", "mode", "started", "seconds", "inputs", "version", "read", "quarantined",
+               "inserted", "updated", "deleted")
+    for column in columns:
+        table.add_column(column, justify="right" if column in ("seconds", "version", "read", "quarantined",
+                                                                "inserted", "updated", "deleted") else "left")
+    for r in rows:
+        inputs = ", ".join(f"{t}@{v}" for t, v in sorted((r["input_versions"] or {}).items()))
+        if r["input_files"]:
+            inputs = f"{len(r['input_files'])} file(s)"
+        table.add_row(r["run_id"], r["zone"], f"[{_STYLE.get(r['status'], '')}]{r['status']}[/]", r["mode"] or "-",
+                      str(r["started_at"])[:19], f"{r['seconds']:.1f}", inputs or "-",
+                      "-" if r["output_version"] is None else str(r["output_version"]),
+                      *(f"{r[k]:,}" for k in ("rows_read", "quarantined", "inserted", "updated", "deleted")))
+    return table

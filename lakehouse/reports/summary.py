@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 from lakehouse.errors import LakehouseError
 
 if TYPE_CHECKING:
-    from lakehouse.engine import RunResult
+    from lakehouse.results import RunResult
 
-ZONE_FIELDS = ("zone", "table", "layer", "status", "message", "rows_read", "malformed", "deduplicated",
-               "rows_staged", "quarantined", "promoted", "inserted", "updated", "files_added", "version",
-               "seconds", "timings", "suite")
+ZONE_FIELDS = ("zone", "table", "layer", "status", "mode", "message", "rows_read", "malformed", "deduplicated",
+               "rows_staged", "quarantined", "promoted", "inserted", "updated", "deleted", "files_added", "version",
+               "input_versions", "seconds", "timings", "suite", "fingerprint")
 
 
 class ReportNotFound(LakehouseError):
@@ -28,7 +28,7 @@ def to_dict(result: RunResult) -> dict[str, Any]:
         entry["expectations"] = [e.to_dict() for e in z.expectations]
         zones.append(entry)
     return {"run_id": result.run_id, "pipeline": result.pipeline, "ok": result.ok, "seconds": result.seconds,
-            "data_docs": result.data_docs, "zones": zones}
+            "full_refresh": result.full_refresh, "data_docs": result.data_docs, "zones": zones}
 
 
 def write_summary(result: RunResult, reports_root: str) -> str:

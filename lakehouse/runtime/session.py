@@ -1,4 +1,4 @@
-"""One Spark session per process, with Delta Lake and a catalog that outlives the process.
+"""One Spark session per process, with Delta Lake.
 
 Locally Delta's jars are fetched once from Maven Central into an Ivy folder inside the checkout
 (ignored by git) and reused offline afterwards; on AWS Glue they come with ``--datalake-formats
@@ -74,13 +74,11 @@ def session_conf(env: Environment) -> dict[str, str]:
             conf["spark.jars.ivy"] = str(ivy_dir())
     if uses_s3 and env.delta_jars == "maven":
         conf.update(s3a_conf(env))
-    if env.metastore == "embedded":
-        # A Derby metastore under the lake root: tables registered by one run are visible to the
-        # next process (lakehouse sql "SELECT ... FROM stedi.customer_trusted").
-        meta = Path(env.lake_root) / "_metastore"
+    if env.metastore == "memory":
+        # Spark's in-memory catalog, filled from the configuration by each process (catalog.attach):
+        # no metastore to boot, and no lock that lets only one process in.
+        conf["spark.sql.catalogImplementation"] = "in-memory"
         conf["spark.sql.warehouse.dir"] = str(Path(env.lake_root) / "_warehouse")
-        conf["spark.hadoop.javax.jdo.option.ConnectionURL"] = f"jdbc:derby:;databaseName={meta / 'metastore_db'};create=true"
-        conf["spark.driver.extraJavaOptions"] = f"-Dderby.system.home={meta} -Dderby.stream.error.file={meta / 'derby.log'}"
         conf = {**LOCAL_DEFAULTS, **conf}
     return {**conf, **env.spark_conf}
 
@@ -108,12 +106,10 @@ def get_session(env: Environment) -> SparkSession:
     from pyspark.sql import SparkSession
 
     conf = session_conf(env)
-    if env.metastore == "embedded":
-        (Path(env.lake_root) / "_metastore").mkdir(parents=True, exist_ok=True)
     builder = SparkSession.builder
     for key, value in conf.items():
         builder = builder.config(key, value)
-    if env.metastore != "none":
+    if env.metastore == "provided":
         builder = builder.enableHiveSupport()
     _session = builder.getOrCreate()
     _session.sparkContext.setLogLevel("ERROR")

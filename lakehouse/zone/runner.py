@@ -1,9 +1,15 @@
-"""Run one zone: read -> transform -> validate -> promote, and say what happened."""
+"""Run one zone: read -> transform -> validate -> promote, and say what happened.
+
+The runner knows no kind of source or target: the zone's source kind reads (everything, or what
+changed since the ledger's last successful run) and its target mode writes. A zone whose inputs
+and fingerprint equal that run's is up to date and costs a file listing, no Spark job.
+"""
 from __future__ import annotations
 
+import random
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -13,165 +19,186 @@ from pyspark.sql.utils import AnalysisException
 
 from lakehouse import catalog
 from lakehouse.errors import ZoneFailed, first_line
-from lakehouse.zone.promote import append_new, promote
-from lakehouse.quality.gate import FAILED, ExpectationOutcome, QualityGate
-from lakehouse.zone.read import AUDIT_COLUMNS, CORRUPT, SOURCE_FILE, read_landing, read_table
-from lakehouse.zone.transform import dedupe, default_order, transform
+from lakehouse.plan.fingerprint import fingerprint
+from lakehouse.plan.lineage import scope_of
+from lakehouse.quality.gate import QualityGate
+from lakehouse.results import FAILED, FULL, OK, UP_TO_DATE, ZoneResult
+from lakehouse.storage import delta_version
+from lakehouse.zone import quarantine
+from lakehouse.zone.changes import within
+from lakehouse.zone.context import Tables, ZoneContext
+from lakehouse.zone.sources import CORRUPT, SOURCE_KINDS, kind_of
+from lakehouse.zone.targets import TARGET_MODES, Write, ensure_change_feed
+from lakehouse.zone.transform import dedupe, default_order, shape
 from lakehouse.zone.validate import check_promotable
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
     from lakehouse.config.loader import Project
+    from lakehouse.ledger import ZoneState
     from lakehouse.plan.graph import ZoneGraph
 
+ATTEMPTS = 3  # a zone that loses a Delta commit race to another run is recomputed and written again
+_CONFLICTS = ("Concurrent", "ProtocolChanged", "MetadataChanged", "FileAlreadyExistsException",
+              "DELTA_PATH_EXISTS", "already exists")
+_TARGET = "__lakehouse_from_target"
 
-@dataclass
-class ZoneResult:
-    zone: str
-    table: str
-    layer: str
-    status: str = "pending"     # ok | failed | skipped
-    rows_read: int = 0
-    malformed: int = 0          # landing lines that did not fit the schema: in <table>_quarantine
-    deduplicated: int | None = None  # landing rows folded into another with the same key
-    rows_staged: int = 0
-    quarantined: int = 0        # staged rows kept out by a quarantine expectation: in <table>_quarantine
-    promoted: int = 0           # staged rows that passed the gate and went to MERGE
-    suite: str | None = None
-    expectations: list[ExpectationOutcome] = field(default_factory=list)
-    inserted: int = 0
-    updated: int = 0
-    files_added: int = 0
-    version: int | None = None
-    seconds: float = 0.0
-    message: str = ""
-    timings: dict[str, float] = field(default_factory=dict)
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def is_conflict(exc: BaseException) -> bool:
+    text = f"{type(exc).__name__} {str(exc)[:3000]}"
+    return any(marker in text for marker in _CONFLICTS)
 
 
 class ZoneRunner:
     """Executes zones of one project in one Spark session."""
 
     def __init__(self, spark: SparkSession, project: Project, graph: ZoneGraph, gate: QualityGate,
-                 run_id: str, started_at: str):
+                 run_id: str, started_at: str, states: dict[str, ZoneState], full_refresh: bool = False):
         self.spark, self.project, self.graph, self.gate = spark, project, graph, gate
-        self.run_id, self.started_at = run_id, started_at
+        self.run_id, self.started_at, self.states, self.full_refresh = run_id, started_at, states, full_refresh
         self.env = project.env
-
-    def location(self, table: str) -> str:
-        zone = self.graph.zones[self.graph.producer[table]]
-        return self.env.table_path(zone.layer, table)
 
     def run(self, name: str) -> ZoneResult:
         zone = self.graph.zones[name]
-        result = ZoneResult(name, zone.target.table, zone.layer)
-        start = time.perf_counter()
-        try:
-            self._run(name, result)
-            result.status = "ok"
-        except ZoneFailed as exc:
-            result.status, result.message = "failed", str(exc)
-        except (AnalysisException, PySparkException) as exc:
-            # Bad SQL in the YAML surfaces here, against the real columns: name the zone's file.
-            result.status = "failed"
-            result.message = str(ZoneFailed(name, self.project.file_of(name),
-                                            f"Spark rejected the zone: {first_line(exc)}"))
-        except Exception as exc:  # a failed Spark job, storage or AWS: the run goes on and reports it
-            result.status = "failed"
-            result.message = str(ZoneFailed(name, self.project.file_of(name),
-                                            f"{type(exc).__name__}: {first_line(exc)}"))
-        finally:
-            result.seconds = round(time.perf_counter() - start, 2)
+        start, started_at = time.perf_counter(), _now()
+        for attempt in range(1, ATTEMPTS + 1):
+            result = ZoneResult(name, zone.target.table, zone.layer, started_at=started_at)
+            try:
+                self._run(name, result)
+                break
+            except ZoneFailed as exc:
+                result.status, result.message = FAILED, str(exc)
+            except Exception as exc:  # noqa: BLE001 - a zone's failure is reported, the run goes on
+                if is_conflict(exc) and attempt < ATTEMPTS:
+                    time.sleep(random.uniform(0.5, 2.0) * attempt)  # let the other writer finish its commit
+                    continue
+                result.status, result.message = FAILED, self._explain(name, exc, attempt)
+            break
+        result.seconds = round(time.perf_counter() - start, 2)
+        result.ended_at = _now()
         return result
 
-    def _run(self, name: str, result: ZoneResult) -> None:
-        cached: list = []  # released however the zone ends
-        try:
-            self._stages(name, result, cached)
-        finally:
-            for frame in cached:
-                frame.unpersist()
+    def _explain(self, name: str, exc: Exception, attempt: int) -> str:
+        file = self.project.file_of(name)
+        if is_conflict(exc):
+            text = (f"another run wrote {self.graph.zones[name].target.table} at the same time "
+                    f"(Delta conflict, {attempt} attempts); run the zone again")
+        elif isinstance(exc, (AnalysisException, PySparkException)):
+            # Bad SQL in the YAML surfaces here, against the real columns: name the zone's file.
+            text = f"Spark rejected the zone: {first_line(exc)}"
+        else:  # a failed Spark job, storage or AWS
+            text = f"{type(exc).__name__}: {first_line(exc)}"
+        return str(ZoneFailed(name, file, text))
 
-    def _stages(self, name: str, result: ZoneResult, cached: list) -> None:
+    def _run(self, name: str, result: ZoneResult) -> None:
         zone, file = self.graph.zones[name], self.project.file_of(name)
+        ctx = ZoneContext(self.spark, self.env, zone, file, Tables(self.spark, self.env, self.graph, zone, file),
+                          self.states.get(name), scope_of(zone), self.started_at)
+        try:
+            self._stages(ctx, result)
+        finally:
+            for frame in ctx.cached:
+                frame.unpersist()
+            result.message = "; ".join(ctx.notes)
+
+    def _stages(self, ctx: ZoneContext, result: ZoneResult) -> None:
+        zone, file, spark = ctx.zone, ctx.file, ctx.spark
         clock = partial(_timed, result.timings)
-        landing = None
+        suite = self.project.suites.get(zone.name)
+        location = self.env.table_path(zone.layer, zone.target.table)
+        result.fingerprint = fingerprint(zone, suite.gx_json() if suite else None)
+        kind = SOURCE_KINDS[kind_of(zone)]()
         with clock("read"):
-            if zone.layer == "landing":
-                landing = read_landing(self.spark, self.env, zone, file, self.started_at)
-                cached.append(landing.parsed)
-                source = landing.good
-            elif zone.source is not None:
-                source = self._table(zone, file, zone.source.table)
-            else:
-                source = None
+            inputs = kind.inputs(ctx)
+            version = delta_version(spark, location)
+            state = ctx.state
+            fresh = (not self.full_refresh and state is not None and state.fingerprint == result.fingerprint
+                     and version is not None and version == state.output_version)
+            result.input_versions = dict(inputs.versions) if inputs else {}
+            result.version = version
+            if fresh and inputs is not None and inputs.versions == state.input_versions and not inputs.new_files:
+                result.status = UP_TO_DATE
+                return
+            batch = kind.read(ctx, inputs, incremental=fresh)
+            result.mode, result.input_files = batch.mode, batch.files
+            if batch.rows is None:  # its inputs moved, but nothing they changed reaches this zone
+                result.status = OK
+                return
 
         with clock("transform"):
-            shaped = transform(self.spark, zone, source, lambda t: self._table(zone, file, t))
-            order_by = (zone.dedupe.order_by if zone.dedupe and zone.dedupe.order_by
-                        else default_order(shaped.columns, zone.dedupe_keys))
-            check_promotable(zone, shaped, file)
-            staged = dedupe(shaped, zone.dedupe_keys, order_by).cache()
-            cached.append(staged)
+            rows = shape(zone, batch.rows, ctx.tables.read)
+            keys = zone.dedupe_keys
+            order_by = zone.dedupe.order_by if zone.dedupe and zone.dedupe.order_by else \
+                default_order(rows.columns, keys)
+            check_promotable(zone, rows, file)
+            if batch.compete and order_by and version is not None:
+                rows = _with_current_rows(rows, spark.read.format("delta").load(location), keys)
+            staged = dedupe(rows, keys, order_by)
+            if _TARGET in staged.columns:
+                staged = staged.where(~F.col(_TARGET)).drop(_TARGET)
+            staged = ctx.cache(staged)
             result.rows_staged = staged.count()  # computes the transform once, into the cache
 
         with clock("read"):  # counting what was read is read's bookkeeping, not validation
-            if landing is not None:
-                counts = landing.parsed.agg(F.count("*").alias("n"), F.count(CORRUPT).alias("bad")).first()
+            if batch.parsed is not None:
+                counts = batch.parsed.agg(F.count("*").alias("n"), F.count(CORRUPT).alias("bad")).first()
                 result.rows_read, result.malformed = counts["n"], counts["bad"]
                 result.deduplicated = result.rows_read - result.malformed - result.rows_staged
-            elif source is not None:
-                result.rows_read = source.count()  # answered from Delta's file statistics
-            else:
+            elif batch.source is not None:
+                result.rows_read = batch.source.count()  # answered from Delta's file statistics
+            else:  # an incremental zone reads the rows in its scope: those it recomputed
                 result.rows_read = result.rows_staged
 
         with clock("validate"):
-            gate = self.gate.check(name, self.project.suites.get(name), staged, result.rows_staged)
+            judged = None
+            if batch.scope is not None and suite is not None and suite.judges_whole_table and version is not None:
+                current = spark.read.format("delta").load(location)
+                outside = current.alias("t").join(batch.scope.alias("v"), _scope_match(ctx.scope.keys), "left_anti")
+                judged = outside.unionByName(staged, allowMissingColumns=True)
+            gate = self.gate.check(zone.name, suite, staged, result.rows_staged, judged)
             result.suite, result.expectations = gate.suite, gate.results
             result.quarantined = gate.quarantined_rows
         if gate.failure:
-            raise ZoneFailed(name, file, f"{gate.failure}; nothing promoted, {zone.target.table} left as it was")
+            raise ZoneFailed(zone.name, file, f"{gate.failure}; nothing promoted, {zone.target.table} left as it was")
 
         with clock("promote"):
-            catalog.ensure_database(self.spark, self.env)
             if result.malformed:
-                self._quarantine(zone, _malformed_rows(landing.bad))
-            if gate.quarantined is not None:
-                self._quarantine(zone, _failed_rows(gate.quarantined))
-            location = self.location(zone.target.table)
+                quarantine.keep(spark, self.env, zone, quarantine.malformed_rows(batch.malformed),
+                                self.run_id, self.started_at)
+            if gate.quarantined is not None and result.quarantined:
+                quarantine.keep(spark, self.env, zone, quarantine.failed_rows(gate.quarantined),
+                                self.run_id, self.started_at)
             result.promoted = result.rows_staged - result.quarantined
-            written = promote(self.spark, gate.passed, location, zone.target.merge_keys, zone.target.partition_by,
-                              result.promoted)
-            catalog.register(self.spark, self.env, zone.target.table, location, zone.target.description)
-            result.inserted, result.updated = written.inserted, written.updated
+            scoped = batch.scope is not None
+            write = Write(location, gate.passed, zone.target.merge_keys, zone.target.partition_by, result.promoted,
+                          scope=batch.scope if scoped else None, scope_keys=ctx.scope.keys if scoped else None)
+            if batch.mode == FULL and version is not None:
+                ensure_change_feed(spark, location)  # a table from before the feed was on
+            written = TARGET_MODES[zone.target_mode]().write(spark, write)
+            if written.created or written.version != version:
+                catalog.register(spark, self.env, zone.target.table, location, zone.target.description)
+            result.inserted, result.updated, result.deleted = written.inserted, written.updated, written.deleted
             result.files_added, result.version = written.files_added, written.version
-
-    def _table(self, zone, file: str, table: str):
-        return read_table(self.spark, self.location(table), zone, file, table, self.graph.producer[table])
-
-    def _quarantine(self, zone, rows) -> None:
-        table = f"{zone.target.table}_quarantine"
-        location = self.env.table_path(zone.layer, table)
-        rows = rows.select(F.lit(self.run_id).alias("run_id"), F.lit(zone.name).alias("zone"),
-                           "failed_expectations", "raw", "source_file",
-                           F.lit(self.started_at).cast("timestamp").alias("quarantined_at"))
-        append_new(self.spark, rows, location, ["zone", "source_file", "raw", "failed_expectations"])
-        catalog.register(self.spark, self.env, table, location, f"Rows of {zone.target.table} kept out by the gate")
+        result.status = OK
 
 
-MALFORMED = "malformed: not valid JSON, or a value of the wrong type"
+def _scope_match(keys: list[str]):
+    from functools import reduce
+
+    return reduce(lambda a, b: a & b, [F.col(f"t.`{k}`").eqNullSafe(F.col(f"v.`{k}`")) for k in keys])
 
 
-def _malformed_rows(bad):
-    return bad.select(F.array(F.lit(MALFORMED)).alias("failed_expectations"), "raw", "source_file")
-
-
-def _failed_rows(failed):
-    """The original row as JSON (audit columns aside), with the expectations it broke."""
-    columns = [c for c in failed.columns if c not in (FAILED, *AUDIT_COLUMNS)]
-    source_file = F.col(SOURCE_FILE) if SOURCE_FILE in failed.columns else F.lit(None).cast("string")
-    return failed.select(F.col(FAILED).alias("failed_expectations"),
-                         F.to_json(F.struct(*columns)).alias("raw"), source_file.alias("source_file"))
+def _with_current_rows(rows: DataFrame, current: DataFrame, keys: list[str]) -> DataFrame:
+    """New landing rows plus the target's current row for each of their keys, flagged: the dedupe
+    then picks the winner a full rebuild would, and a current row that wins changes nothing."""
+    incumbents = within(current, rows.select(*keys).distinct(), keys)
+    return (rows.withColumn(_TARGET, F.lit(False))
+            .unionByName(incumbents.withColumn(_TARGET, F.lit(True)), allowMissingColumns=True))
 
 
 @contextmanager

@@ -15,18 +15,12 @@ if TYPE_CHECKING:
 _HOW = {"inner": "inner", "left": "left", "semi": "left_semi", "anti": "left_anti"}
 
 
-def transform(spark: SparkSession, zone: Zone, source: DataFrame | None,
-              table: Callable[[str], DataFrame]) -> DataFrame:
-    """source -> joins -> filters -> columns; or the zone's SQL query over its upstream tables."""
-    if zone.sql is not None:
-        for name in zone.sql.uses:
-            table(name).createOrReplaceTempView(name)
-        return spark.sql(zone.sql.query)
-
-    alias = zone.source.name
-    df = source.alias(alias)
+def shape(zone: Zone, rows: DataFrame, table: Callable[[str], DataFrame]) -> DataFrame:
+    """The YAML's steps over a source kind's rows: joins, then filters, then columns."""
+    alias = zone.source.name if zone.source is not None else "source"
+    df = rows.alias(alias)
     for join in zone.joins:
-        df = _join(df, alias, table(join.table), join)
+        df = join_step(df, alias, table(join.table), join)
     for predicate in zone.filters:
         df = df.where(F.expr(predicate))
     if zone.columns is not None:
@@ -34,7 +28,14 @@ def transform(spark: SparkSession, zone: Zone, source: DataFrame | None,
     return df
 
 
-def _join(left: DataFrame, alias: str, right: DataFrame, join: Join) -> DataFrame:
+def query(spark: SparkSession, zone: Zone, table: Callable[[str], DataFrame]) -> DataFrame:
+    """A sql zone's rows: its query, each upstream table visible as a view by its name."""
+    for name in zone.sql.uses:
+        table(name).createOrReplaceTempView(name)
+    return spark.sql(zone.sql.query)
+
+
+def join_step(left: DataFrame, alias: str, right: DataFrame, join: Join) -> DataFrame:
     joined = left.join(right.alias(join.name), F.expr(join.on), _HOW[join.type])
     if join.type in ("inner", "left"):
         joined = joined.select(f"{alias}.*", *(F.expr(c) for c in join.columns))

@@ -1,0 +1,48 @@
+"""Questions about files and Delta tables that the Hadoop file system answers without a Spark job.
+
+Listing through Spark's own Hadoop FileSystem means one code path for local folders, s3a off Glue
+and EMRFS on Glue. A Delta table's version is the newest commit file in its ``_delta_log``:
+reading it this way costs a listing, where ``DeltaTable.history`` or ``isDeltaTable`` each run a
+Spark job.
+"""
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from lakehouse.results import FileEntry
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+_COMMIT = re.compile(r"^(\d{20})\.json$")
+
+
+def _fs(spark: SparkSession, location: str):
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(location)
+    return path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), path
+
+
+def list_files(spark: SparkSession, folder: str) -> list[FileEntry] | None:
+    """Files directly in ``folder`` that Spark would read (not hidden: no leading '.' or '_'),
+    sorted by path; None when the folder does not exist."""
+    fs, path = _fs(spark, folder)
+    if not fs.exists(path):
+        return None
+    files = []
+    for status in fs.listStatus(path):
+        name = status.getPath().getName()
+        if status.isFile() and not name.startswith((".", "_")):
+            files.append(FileEntry(status.getPath().toString(), int(status.getLen()),
+                                   int(status.getModificationTime())))
+    return sorted(files, key=lambda f: f.path)
+
+
+def delta_version(spark: SparkSession, location: str) -> int | None:
+    """The newest committed version of the Delta table at ``location``; None if there is none."""
+    fs, path = _fs(spark, location.rstrip("/") + "/_delta_log")
+    if not fs.exists(path):
+        return None
+    versions = [int(m.group(1)) for s in fs.listStatus(path) if (m := _COMMIT.match(s.getPath().getName()))]
+    return max(versions) if versions else None

@@ -1,0 +1,181 @@
+"""Source kinds: where a zone's rows come from, each one small class behind a registry.
+
+A kind answers two questions. ``inputs``: what would it read now (file listings, upstream Delta
+versions), found without a Spark job, so the engine can skip a zone whose inputs did not change.
+``read``: the zone's source rows for this run, all of them (full) or only those its changed
+inputs touch (incremental); the runner then applies the YAML's joins, filters and columns. Adding a kind is a subclass with a ``name`` and ``@register``; a zone names it
+with ``source.kind`` (inferred for files, tables and SQL).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pyspark.sql import functions as F
+from pyspark.sql.utils import AnalysisException
+
+from lakehouse.errors import ZoneFailed, first_line
+from lakehouse.results import FULL, INCREMENTAL
+from lakehouse.storage import list_files
+from lakehouse.zone.changes import affected_scope, semi_join_scope
+from lakehouse.zone.context import Batch, Inputs
+from lakehouse.zone.transform import query
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, DataFrameReader
+
+    from lakehouse.zone.context import ZoneContext
+
+CORRUPT = "_corrupt_record"
+SOURCE_FILE = "_source_file"
+INGESTED_AT = "_ingested_at"
+AUDIT_COLUMNS = (SOURCE_FILE, INGESTED_AT)
+
+SOURCE_KINDS: dict[str, type[SourceKind]] = {}
+
+
+def register(cls: type[SourceKind]) -> type[SourceKind]:
+    SOURCE_KINDS[cls.name] = cls
+    return cls
+
+
+class SourceKind:
+    name: ClassVar[str]
+
+    def inputs(self, ctx: ZoneContext) -> Inputs | None:
+        """What the zone would read now; None when the kind cannot tell (the zone always runs)."""
+        return None
+
+    def read(self, ctx: ZoneContext, inputs: Inputs | None, incremental: bool) -> Batch:
+        raise NotImplementedError
+
+
+@register
+class TableSource(SourceKind):
+    """An upstream table (which the YAML's joins, filters and columns then shape).
+
+    Incremental: the upstream tables' change feeds since the versions the ledger recorded give the
+    scope values (see ``plan.lineage``) whose rows may differ; only source rows with those values
+    are recomputed, and the target mode replaces exactly that scope of the table.
+    """
+
+    name = "table"
+
+    def inputs(self, ctx: ZoneContext) -> Inputs:
+        return Inputs(versions={t: ctx.tables.version(t) for t in ctx.zone.upstream})
+
+    def read(self, ctx: ZoneContext, inputs: Inputs | None, incremental: bool) -> Batch:
+        zone, tables = ctx.zone, ctx.tables
+        if incremental and ctx.scope is not None:
+            since = ctx.state.input_versions
+            changed = {t: since[t] for t, v in inputs.versions.items() if since.get(t) != v}
+            try:
+                scope = ctx.cache(affected_scope(ctx, changed))
+                nothing = scope.isEmpty()
+            except AnalysisException as exc:
+                # No change feed for that range (a table from before it was on, or vacuumed):
+                # the full result is always right, only slower.
+                ctx.notes.append(f"ran in full: no change feed ({first_line(exc)[:160]})")
+            else:
+                if nothing:
+                    return Batch(None, INCREMENTAL, scope=scope)
+                return Batch(semi_join_scope(tables.read(zone.source.table), scope, ctx.scope), INCREMENTAL,
+                             scope=scope)
+        source = tables.read(zone.source.table)
+        return Batch(source, FULL, source=source)
+
+
+@register
+class SqlSource(SourceKind):
+    """A query over upstream tables, each visible by its name. Recomputed in full whenever one of
+    them changed: a query can aggregate or window over any rows, so no change has a narrower scope."""
+
+    name = "sql"
+
+    def inputs(self, ctx: ZoneContext) -> Inputs:
+        return Inputs(versions={t: ctx.tables.version(t) for t in ctx.zone.upstream})
+
+    def read(self, ctx: ZoneContext, inputs: Inputs | None, incremental: bool) -> Batch:
+        return Batch(query(ctx.spark, ctx.zone, ctx.tables.read), FULL)
+
+
+@register
+class FilesSource(SourceKind):
+    """Landing files with a declared schema. Incremental: only files the ledger has not seen, or
+    whose size or modification time changed; their rows compete with the target's current rows."""
+
+    name = "files"
+
+    def inputs(self, ctx: ZoneContext) -> Inputs:
+        zone = ctx.zone
+        location = ctx.env.landing_path(zone.source.path)
+        files = list_files(ctx.spark, location)
+        if not files:
+            state = "not found" if files is None else "holds no files"
+            raise ZoneFailed(zone.name, ctx.file, f"cannot read landing files at {location}: the folder {state}. "
+                             "Check source.path in the zone and landing_root in the env file "
+                             "(lakehouse generate-sample writes sample data to data/sample/stedi)")
+        # Known by name within the folder: a lake keeps its state when the landing root moves.
+        seen = {_name(f.path): (f.size, f.modified) for f in ctx.state.files.values()} if ctx.state else {}
+        return Inputs(files=files, new_files=[f for f in files if seen.get(_name(f.path)) != (f.size, f.modified)])
+
+    def read(self, ctx: ZoneContext, inputs: Inputs | None, incremental: bool) -> Batch:
+        zone = ctx.zone
+        files = inputs.new_files if incremental else inputs.files
+        if not files:
+            return Batch(None, INCREMENTAL)
+        fmt = FORMATS[zone.source.format]
+        ddl = ", ".join(f"`{c}` {t}" for c, t in zone.source.schema_.items())
+        reader = ctx.spark.read.schema(ddl if fmt.corrupt is None else f"{ddl}, {CORRUPT} string")
+        parsed = (fmt.load(reader, [f.path for f in files])
+                  .withColumn(SOURCE_FILE, F.col("_metadata.file_path"))
+                  .withColumn(INGESTED_AT, F.lit(ctx.started_at).cast("timestamp")))
+        if fmt.corrupt is None:
+            parsed = parsed.withColumn(CORRUPT, F.lit(None).cast("string"))
+        # Spark refuses queries on raw JSON that touch only the corrupt-record column: cache first.
+        parsed = ctx.cache(parsed)
+        good = parsed.where(F.col(CORRUPT).isNull()).drop(CORRUPT)
+        bad = parsed.where(F.col(CORRUPT).isNotNull()).select(
+            F.col(CORRUPT).alias("raw"), F.col(SOURCE_FILE).alias("source_file"))
+        return Batch(good, INCREMENTAL if incremental else FULL, parsed=parsed, malformed=bad, files=files,
+                     compete=incremental)
+
+
+def _name(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[-1]
+
+
+class FileFormat:
+    corrupt: ClassVar[str | None] = CORRUPT  # the column unparsable lines land in; None: the format has none
+
+    def load(self, reader: DataFrameReader, paths: list[str]) -> DataFrame:
+        raise NotImplementedError
+
+
+class JsonFormat(FileFormat):
+    def load(self, reader, paths):
+        return reader.option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", CORRUPT).json(paths)
+
+
+class CsvFormat(FileFormat):
+    def load(self, reader, paths):
+        return (reader.option("header", "true").option("mode", "PERMISSIVE")
+                .option("columnNameOfCorruptRecord", CORRUPT).csv(paths))
+
+
+class ParquetFormat(FileFormat):
+    corrupt = None  # typed already: a file that does not fit the schema fails the read
+
+    def load(self, reader, paths):
+        return reader.parquet(*paths)
+
+
+FORMATS: dict[str, FileFormat] = {"json": JsonFormat(), "csv": CsvFormat(), "parquet": ParquetFormat()}
+
+
+def kind_of(zone: Any) -> str:
+    """The zone's source kind: as named in the YAML, else files, a table or SQL."""
+    if zone.sql is not None:
+        return "sql"
+    if zone.source.kind:
+        return zone.source.kind
+    return "files" if zone.source.path else "table"

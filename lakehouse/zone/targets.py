@@ -1,0 +1,182 @@
+"""Target modes: how a zone's staged rows maintain its Delta table, each one small class.
+
+- ``upsert`` (landing's default): new keys inserted, changed rows updated, nothing deleted.
+  Landing keeps what landed: a file removed from the landing folder takes no rows with it.
+- ``mirror`` (trusted and curated): the table equals the zone's result. Rows that left the result
+  are deleted in the same MERGE, within the scope the batch speaks for, so an incremental run
+  never deletes a row it did not look at.
+- ``append``: rows with a key not yet present are added; nothing is updated or deleted
+  (quarantine tables).
+
+Every write is one MERGE, and only rows that are new, changed or gone reach it: Delta's MERGE
+rewrites each file holding a matched key even when a condition turns the match down, so an
+anti join first drops the staged rows identical to the target's (unchanged input: no commit).
+``whenNotMatchedBySourceDelete`` would need the whole result as the MERGE's source and so rewrite
+every file; the departed keys are computed instead and deleted by a matched-delete clause.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import reduce
+from typing import TYPE_CHECKING, ClassVar
+
+from pyspark.sql import functions as F
+
+from lakehouse.storage import delta_version
+from lakehouse.zone.changes import within
+from lakehouse.zone.sources import AUDIT_COLUMNS
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+OP = "__lakehouse_op"
+TARGET_MODES: dict[str, type[TargetMode]] = {}
+
+
+@dataclass(frozen=True)
+class WriteMetrics:
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    files_added: int = 0
+    version: int | None = None
+    created: bool = False
+
+
+@dataclass(frozen=True)
+class Write:
+    """One write: the staged rows, and (mirror) which part of the table they replace."""
+
+    location: str
+    staged: DataFrame
+    keys: list[str]
+    partition_by: list[str]
+    staged_rows: int
+    scope: DataFrame | None = None        # None: the whole table
+    scope_keys: list[str] | None = None
+
+
+def register(cls: type[TargetMode]) -> type[TargetMode]:
+    TARGET_MODES[cls.name] = cls
+    return cls
+
+
+def default_mode(layer: str) -> str:
+    return "upsert" if layer == "landing" else "mirror"
+
+
+class TargetMode:
+    name: ClassVar[str]
+    updates: ClassVar[bool] = True
+    deletes: ClassVar[bool] = False
+
+    def write(self, spark: SparkSession, w: Write) -> WriteMetrics:
+        from delta.tables import DeltaTable
+
+        if delta_version(spark, w.location) is None:
+            return _create(spark, w)
+        target = DeltaTable.forPath(spark, w.location)
+        _add_new_columns(spark, w.location, w.staged, target.toDF())
+        current = target.toDF()
+        ops = _new_or_changed(w.staged, current, w.keys, compare=self.updates).withColumn(OP, F.lit("upsert"))
+        if self.deletes:
+            ops = ops.unionByName(_departed(w, current).withColumn(OP, F.lit("delete")), allowMissingColumns=True)
+        ops = ops.cache()
+        try:
+            if ops.isEmpty():
+                return WriteMetrics(version=delta_version(spark, w.location))
+            _merge(target, ops, w, self.updates, self.deletes)
+        finally:
+            ops.unpersist()
+        last = target.history(1).select("version", "operationMetrics").first()
+        m = last["operationMetrics"] or {}
+        return WriteMetrics(int(m.get("numTargetRowsInserted", 0)), int(m.get("numTargetRowsUpdated", 0)),
+                            int(m.get("numTargetRowsDeleted", 0)), int(m.get("numTargetFilesAdded", 0)),
+                            int(last["version"]))
+
+
+@register
+class Upsert(TargetMode):
+    name = "upsert"
+
+
+@register
+class Mirror(TargetMode):
+    name = "mirror"
+    deletes = True
+
+
+@register
+class Append(TargetMode):
+    name = "append"
+    updates = False
+
+
+def _q(column: str) -> str:
+    return f"`{column}`"
+
+
+def merge_condition(keys: list[str]) -> str:
+    # Null-safe: a null key matches itself, so re-runs do not insert it again and again.
+    return " AND ".join(f"t.{_q(k)} <=> s.{_q(k)}" for k in keys)
+
+
+def value_columns(columns: list[str], keys: list[str]) -> list[str]:
+    """Columns whose change makes an update; audit columns (ingestion time, file) do not."""
+    return [c for c in columns if c not in keys and c not in AUDIT_COLUMNS]
+
+
+def _create(spark: SparkSession, w: Write) -> WriteMetrics:
+    # The change feed is what lets the zones downstream process only what changed.
+    writer = w.staged.write.format("delta").mode("errorifexists").option("delta.enableChangeDataFeed", "true")
+    if w.partition_by:
+        writer = writer.partitionBy(*w.partition_by)
+    writer.save(w.location)
+    return WriteMetrics(inserted=w.staged_rows, version=0, created=True)
+
+
+def ensure_change_feed(spark: SparkSession, location: str) -> None:
+    """Turn the change data feed on for a table created without it (one metadata commit, once)."""
+    key = "delta.enableChangeDataFeed"
+    rows = spark.sql(f"SHOW TBLPROPERTIES delta.`{location}` ('{key}')").collect()
+    if not rows or str(rows[0]["value"]).lower() != "true":
+        spark.sql(f"ALTER TABLE delta.`{location}` SET TBLPROPERTIES ('{key}' = 'true')")
+
+
+def _merge(target, ops: DataFrame, w: Write, updates: bool, deletes: bool) -> None:
+    columns = {_q(c): f"s.{_q(c)}" for c in w.staged.columns}
+    merge = target.alias("t").merge(ops.alias("s"), merge_condition(w.keys))
+    if deletes:
+        merge = merge.whenMatchedDelete(condition=f"s.{OP} = 'delete'")
+    if updates and value_columns(w.staged.columns, w.keys):
+        # Every matched upsert row did change. With keys only, a match is the same row: no matched
+        # update lets Delta take its cheaper insert-only path.
+        merge = merge.whenMatchedUpdate(condition=f"s.{OP} = 'upsert'", set=columns)
+    merge.whenNotMatchedInsert(condition=f"s.{OP} = 'upsert'", values=columns).execute()
+
+
+def _same(left: str, right: str, columns: list[str]):
+    return reduce(lambda a, b: a & b, [F.col(f"{left}.{_q(c)}").eqNullSafe(F.col(f"{right}.{_q(c)}")) for c in columns])
+
+
+def _new_or_changed(staged: DataFrame, current: DataFrame, keys: list[str], compare: bool) -> DataFrame:
+    """Staged rows with no identical row in the target (audit columns aside); by key alone when
+    the mode never updates."""
+    compared = [c for c in staged.columns if c not in AUDIT_COLUMNS] if compare else keys
+    return staged.alias("s").join(current.alias("t"), _same("s", "t", compared or keys), "left_anti")
+
+
+def _departed(w: Write, current: DataFrame) -> DataFrame:
+    """Keys of the target, within the write's scope, that the staged rows no longer hold."""
+    candidates = current if w.scope is None else within(current, w.scope, w.scope_keys)
+    gone = candidates.select(*w.keys).alias("t").join(w.staged.alias("s"), _same("t", "s", w.keys), "left_anti")
+    return gone
+
+
+def _add_new_columns(spark: SparkSession, location: str, staged: DataFrame, current: DataFrame) -> None:
+    """Columns a zone's YAML added reach the table before the MERGE names them."""
+    have = {c.lower() for c in current.columns}
+    new = [f for f in staged.schema.fields if f.name.lower() not in have]
+    if new:
+        spec = ", ".join(f"{_q(f.name)} {f.dataType.simpleString()}" for f in new)
+        spark.sql(f"ALTER TABLE delta.`{location}` ADD COLUMNS ({spec})")

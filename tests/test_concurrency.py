@@ -1,0 +1,34 @@
+"""Two `lakehouse run` processes started at once on one lake end as one run would."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from lakehouse import ledger
+from tests.conftest import ROOT, STEDI_CONFIGS, project_for
+from tests.helpers import TABLES, rows_of
+
+LAKEHOUSE = str(Path(sys.executable).with_name("lakehouse"))
+
+
+def test_two_runs_at_once_equal_one_run(spark, sample, tmp_path):
+    landing = sample[0]
+    lake = tmp_path / "shared" / "lake"
+    env = {**os.environ, "STEDI_LANDING_ROOT": str(landing), "STEDI_LAKE_ROOT": str(lake),
+           "STEDI_REPORTS_ROOT": str(tmp_path / "shared" / "reports"), "COLUMNS": "200"}
+    runs = [subprocess.Popen([LAKEHOUSE, "run", "--pipeline", "all"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=600)[0] for p in runs]
+    for p, text in zip(runs, outputs):
+        assert p.returncode == 0, text
+        assert "Traceback" not in text and "\tat org.apache" not in text, text
+
+    shared = project_for(STEDI_CONFIGS, landing, lake)
+    # The generator's manifest counts each table apart from the engine: one run's result.
+    assert {t: rows_of(spark, shared, t).count() for t in TABLES} == {t: sample[1]["counts"][t] for t in TABLES}
+    duplicated = {t for t in TABLES if rows_of(spark, shared, t).count() != rows_of(spark, shared, t).distinct().count()}
+    assert duplicated == set(), "no row written twice"
+    runs_recorded = spark.read.format("delta").load(ledger.location(shared.env)).select("run_id").distinct().count()
+    assert runs_recorded == 2, "each process keeps its own ledger rows"
