@@ -86,11 +86,10 @@ def validate(ctx: click.Context) -> None:
 @click.pass_context
 def plan(ctx: click.Context, pipeline: str) -> None:
     """Show the run order and each zone's dependencies."""
-    from lakehouse.plan.graph import ZoneGraph
     from lakehouse.plan.lineage import scope_of
 
     project = _project(ctx)
-    graph = ZoneGraph.build(project)
+    graph = project.graph
     table = Table(title=f"plan for --pipeline {pipeline}")
     for column in ("#", "zone", "layer", "reads", "writes", "merge keys", "mode", "a change recomputes"):
         table.add_column(column)

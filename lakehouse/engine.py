@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Callable
 
 from lakehouse import catalog, ledger
 from lakehouse.errors import ConfigError, Problem
-from lakehouse.plan.graph import ZoneGraph
 from lakehouse.quality.gate import QualityGate
 from lakehouse.reports.summary import ReportFolder
 from lakehouse.results import SKIPPED, RunResult, ZoneResult
@@ -60,7 +59,7 @@ def run_pipeline(project: Project, pipeline: str, *, spark: SparkSession | None 
                  full_refresh: bool = False,
                  on_start: Callable[[str], None] | None = None,
                  on_done: Callable[[ZoneResult], None] | None = None) -> RunResult:
-    graph = ZoneGraph.build(project)
+    graph = project.graph
     selected = graph.select(pipeline)  # ConfigError before Spark starts if the name is unknown
     check_kinds(project)
     spark = spark or get_session(project.env)

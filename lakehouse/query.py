@@ -67,10 +67,9 @@ def run_sql(project: Project, query: str, limit: int, console: Console) -> None:
 
 
 def table_counts(project: Project) -> list[tuple[str, str, int | None]]:
-    from lakehouse.plan.graph import ZoneGraph
 
     spark = _session(project)
-    graph = ZoneGraph.build(project)
+    graph = project.graph
     rows = []
     for name in graph.order:
         zone = graph.zones[name]

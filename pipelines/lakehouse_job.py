@@ -111,7 +111,6 @@ def main(argv: list[str] | None = None) -> int:
     from lakehouse.config import load_project
     from lakehouse.engine import run_pipeline
     from lakehouse.errors import ConfigError, LakehouseError
-    from lakehouse.plan.graph import ZoneGraph
     from lakehouse.reports.render import summary_table
     from lakehouse.runtime.session import get_session
 
@@ -122,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="lakehouse-configs-") as workdir:
             config_dir = fetch_configs(options["config-uri"], Path(workdir))
             project = load_project(config_dir, options["env"])
-        ZoneGraph.build(project).select(options["pipeline"])  # an unknown name fails before Spark starts
+        project.graph.select(options["pipeline"])  # an unknown name fails before Spark starts
         full_refresh(options)
         spark = get_session(project.env)
         _, job = _glue_context(spark)

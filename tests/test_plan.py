@@ -25,7 +25,7 @@ def _no_stedi_env(monkeypatch):
 
 @pytest.fixture(scope="module")
 def graph() -> ZoneGraph:
-    return ZoneGraph.build(load_project(STEDI_CONFIGS))
+    return load_project(STEDI_CONFIGS).graph
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -69,7 +69,7 @@ def test_sql_zone_depends_on_what_it_uses(config_dir):
          "source:\n  table: customer_landing\nfilters:\n  - shareWithResearchAsOfDate IS NOT NULL\n"
          "columns:\n  drop: [_source_file, _ingested_at]\n",
          "sql:\n  uses: [customer_landing]\n  query: SELECT * FROM customer_landing\n")
-    graph = ZoneGraph.build(load_project(config_dir))
+    graph = load_project(config_dir).graph
     assert graph.depends_on["customer_trusted"] == ["customer_landing"]
     assert graph.order == ORDER
 
@@ -96,7 +96,7 @@ def test_select_one_zone(graph):
 def test_select_by_table_name(config_dir):
     # A zone named differently from its table, so the table name is what selects it.
     edit(config_dir / "zones" / "customer_trusted.yml", "name: customer_trusted", "name: consenting_customers")
-    graph = ZoneGraph.build(load_project(config_dir))
+    graph = load_project(config_dir).graph
     assert graph.producer["customer_trusted"] == "consenting_customers"
     assert graph.select("customer_trusted") == ["consenting_customers"]
     assert graph.select("consenting_customers") == ["consenting_customers"]

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from lakehouse.aws.artifacts import Artifact, build_wheel, collect
 from lakehouse.aws.clients import aws_client
 from lakehouse.errors import LakehouseError
-from lakehouse.plan.graph import ZoneGraph
 from lakehouse.quality.suites import GX_REQUIREMENT
 
 if TYPE_CHECKING:
@@ -84,7 +83,7 @@ def state_machine(project: Project) -> tuple[dict[str, Any], int]:
     """Zones by dependency level: a level's zones run in parallel, levels one after another.
     Returns the definition and the widest level (how many job runs may overlap)."""
     s = require_aws(project)
-    graph = ZoneGraph.build(project)
+    graph = project.graph
     level: dict[str, int] = {}
     for name in graph.order:
         level[name] = 1 + max((level[u] for u in graph.depends_on[name]), default=-1)

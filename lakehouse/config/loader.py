@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from lakehouse.config.models import Environment, KeyedError, Zone
 from lakehouse.errors import ConfigError, Problem
+from lakehouse.plan.graph import ZoneGraph
 from lakehouse.quality.suites import SuiteSpec, load_suite, with_key_checks
 
 _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -31,6 +32,7 @@ class Project:
     zones: dict[str, Zone]
     files: dict[str, Path] = field(default_factory=dict)
     suites: dict[str, SuiteSpec] = field(default_factory=dict)  # zone -> its suite, merge-key checks included
+    graph: ZoneGraph | None = None  # built once, when the project is loaded
 
     def file_of(self, zone: str) -> str:
         return str(self.files.get(zone, self.config_dir / "zones"))
@@ -202,8 +204,6 @@ def load_zones(config_dir: Path) -> tuple[dict[str, Zone], dict[str, Path]]:
 
 def load_project(config_dir: str | Path, env: str = "local", overrides: dict[str, Any] | None = None) -> Project:
     """Load and validate everything (models and the zone graph) without starting Spark."""
-    from lakehouse.plan.graph import ZoneGraph  # the graph checks references across files
-
     config_dir = Path(config_dir)
     if not config_dir.is_dir():
         raise ConfigError([Problem(str(config_dir), "", "config directory not found",
@@ -211,6 +211,6 @@ def load_project(config_dir: str | Path, env: str = "local", overrides: dict[str
     zones, files = load_zones(config_dir)
     environment = load_environment(config_dir, env, overrides)
     project = Project(config_dir, environment, zones, files)
-    ZoneGraph.build(project)  # raises ConfigError on unknown tables, duplicates and cycles
+    graph = ZoneGraph.build(zones, project.file_of)  # ConfigError on unknown tables, duplicates and cycles
     suites = load_suites(zones, files, Path(environment.expectations_dir))
-    return Project(config_dir, environment, zones, files, suites)
+    return Project(config_dir, environment, zones, files, suites, graph)

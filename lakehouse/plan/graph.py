@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from lakehouse.errors import ConfigError, Problem
 
 if TYPE_CHECKING:
-    from lakehouse.config.loader import Project
     from lakehouse.config.models import Zone
 
 LAYERS = ("landing", "trusted", "curated")
@@ -26,28 +25,29 @@ class ZoneGraph:
     order: list[str]                  # every zone, upstream first
 
     @classmethod
-    def build(cls, project: Project) -> ZoneGraph:
+    def build(cls, zones: dict[str, Zone], file_of: Callable[[str], str]) -> ZoneGraph:
+        """The graph of ``zones``; every broken reference is a Problem in ``file_of(zone)``."""
         problems: list[Problem] = []
         producer: dict[str, str] = {}
-        for name, zone in project.zones.items():
+        for name, zone in zones.items():
             table = zone.target.table
             if table in producer:
                 other = producer[table]
-                problems.append(Problem(project.file_of(name), "target.table",
-                                        f"table {table!r} is also written by zone {other!r} ({project.file_of(other)})",
+                problems.append(Problem(file_of(name), "target.table",
+                                        f"table {table!r} is also written by zone {other!r} ({file_of(other)})",
                                         "each table has exactly one zone that writes it"))
             else:
                 producer[table] = name
 
         depends_on: dict[str, list[str]] = {}
-        for name, zone in project.zones.items():
+        for name, zone in zones.items():
             ups: list[str] = []
             for key, table in _references(zone):
                 if table not in producer:
-                    problems.append(Problem(project.file_of(name), key, f"no zone produces table {table!r}",
+                    problems.append(Problem(file_of(name), key, f"no zone produces table {table!r}",
                                             f"known tables: {', '.join(sorted(producer))}"))
                 elif producer[table] == name:
-                    problems.append(Problem(project.file_of(name), key, "a zone cannot read the table it writes",
+                    problems.append(Problem(file_of(name), key, "a zone cannot read the table it writes",
                                             "read the upstream table instead"))
                 elif producer[table] not in ups:
                     ups.append(producer[table])
@@ -56,14 +56,14 @@ class ZoneGraph:
             raise ConfigError(problems)
 
         # Layer then name breaks ties, so the order is stable and reads landing -> curated.
-        rank = {n: (LAYERS.index(z.layer), n) for n, z in project.zones.items()}
+        rank = {n: (LAYERS.index(z.layer), n) for n, z in zones.items()}
         sorter = TopologicalSorter({n: depends_on[n] for n in sorted(depends_on, key=rank.get)})
         try:
             sorter.prepare()
         except CycleError as exc:
             cycle = exc.args[1]  # each zone is read by the next one
-            key = next(k for k, t in _references(project.zones[cycle[1]]) if producer.get(t) == cycle[0])
-            raise ConfigError([Problem(project.file_of(cycle[1]), key,
+            key = next(k for k, t in _references(zones[cycle[1]]) if producer.get(t) == cycle[0])
+            raise ConfigError([Problem(file_of(cycle[1]), key,
                                        "dependency cycle: " + " -> ".join(cycle),
                                        "a zone may only read tables of zones that do not read it back")]) from None
         order: list[str] = []
@@ -71,7 +71,7 @@ class ZoneGraph:
             ready = sorted(sorter.get_ready(), key=rank.get)
             order.extend(ready)
             sorter.done(*ready)
-        return cls(dict(project.zones), producer, depends_on, order)
+        return cls(dict(zones), producer, depends_on, order)
 
     def select(self, pipeline: str) -> list[str]:
         """Zones to run for --pipeline: 'all', a layer, a zone or table name, or a comma list of these."""

@@ -154,6 +154,17 @@ class ZoneRunner:
             else:  # an incremental zone reads the rows in its scope: those it recomputed
                 result.rows_read = result.rows_staged
 
+        mode, pending = TARGET_MODES[zone.target_mode](), None
+        if batch.mode != FULL and version is not None:
+            with clock("promote"):
+                # Staged rows identical to the table's, and nothing departed: they passed this
+                # suite when they were promoted, so there is nothing to judge or to write.
+                current = spark.read.format("delta").load(location)
+                pending = ctx.cache(mode.changes(_write(zone, location, staged, ctx, batch), current))
+                if pending.isEmpty() and not result.malformed:
+                    result.status = OK
+                    return
+
         with clock("validate"):
             judged = None
             if batch.scope is not None and suite is not None and suite.judges_whole_table and version is not None:
@@ -174,17 +185,22 @@ class ZoneRunner:
                 quarantine.keep(spark, self.env, zone, quarantine.failed_rows(gate.quarantined),
                                 self.run_id, self.started_at)
             result.promoted = result.rows_staged - result.quarantined
-            scoped = batch.scope is not None
-            write = Write(location, gate.passed, zone.target.merge_keys, zone.target.partition_by, result.promoted,
-                          scope=batch.scope if scoped else None, scope_keys=ctx.scope.keys if scoped else None)
             if batch.mode == FULL and version is not None:
                 ensure_change_feed(spark, location)  # a table from before the feed was on
-            written = TARGET_MODES[zone.target_mode]().write(spark, write)
+            unchanged = gate.passed is staged  # nothing quarantined: the changes found above still hold
+            written = mode.write(spark, _write(zone, location, gate.passed, ctx, batch, result.promoted),
+                                 pending if unchanged else None)
             if written.created or written.version != version:
                 catalog.register(spark, self.env, zone.target.table, location, zone.target.description)
             result.inserted, result.updated, result.deleted = written.inserted, written.updated, written.deleted
             result.files_added, result.version = written.files_added, written.version
         result.status = OK
+
+
+def _write(zone, location: str, rows: DataFrame, ctx: ZoneContext, batch, count: int = 0) -> Write:
+    scoped = batch.scope is not None
+    return Write(location, rows, zone.target.merge_keys, zone.target.partition_by, count,
+                 scope=batch.scope if scoped else None, scope_keys=ctx.scope.keys if scoped else None)
 
 
 def _scope_match(keys: list[str]):

@@ -70,17 +70,15 @@ class TargetMode:
     updates: ClassVar[bool] = True
     deletes: ClassVar[bool] = False
 
-    def write(self, spark: SparkSession, w: Write) -> WriteMetrics:
+    def write(self, spark: SparkSession, w: Write, ops: DataFrame | None = None) -> WriteMetrics:
+        """``ops``: this write's ``changes``, when the caller has them already (cached)."""
         from delta.tables import DeltaTable
 
         if delta_version(spark, w.location) is None:
             return _create(spark, w)
         target = DeltaTable.forPath(spark, w.location)
-        _add_new_columns(spark, w.location, w.staged, target.toDF())
-        current = target.toDF()
-        ops = _new_or_changed(w.staged, current, w.keys, compare=self.updates).withColumn(OP, F.lit("upsert"))
-        if self.deletes:
-            ops = ops.unionByName(_departed(w, current).withColumn(OP, F.lit("delete")), allowMissingColumns=True)
+        if _add_new_columns(spark, w.location, w.staged, target.toDF()) or ops is None:
+            ops = self.changes(w, target.toDF())
         ops = ops.cache()
         try:
             if ops.isEmpty():
@@ -93,6 +91,14 @@ class TargetMode:
         return WriteMetrics(int(m.get("numTargetRowsInserted", 0)), int(m.get("numTargetRowsUpdated", 0)),
                             int(m.get("numTargetRowsDeleted", 0)), int(m.get("numTargetFilesAdded", 0)),
                             int(last["version"]))
+
+
+    def changes(self, w: Write, current: DataFrame) -> DataFrame:
+        """The rows the MERGE needs: new or changed (upsert), and (mirror) departed keys (delete)."""
+        ops = _new_or_changed(w.staged, current, w.keys, compare=self.updates).withColumn(OP, F.lit("upsert"))
+        if self.deletes:
+            ops = ops.unionByName(_departed(w, current).withColumn(OP, F.lit("delete")), allowMissingColumns=True)
+        return ops
 
 
 @register
@@ -163,7 +169,10 @@ def _new_or_changed(staged: DataFrame, current: DataFrame, keys: list[str], comp
     """Staged rows with no identical row in the target (audit columns aside); by key alone when
     the mode never updates."""
     compared = [c for c in staged.columns if c not in AUDIT_COLUMNS] if compare else keys
-    return staged.alias("s").join(current.alias("t"), _same("s", "t", compared or keys), "left_anti")
+    # The target's rows with a staged key first: a semi join that broadcasts the (small) staged
+    # keys and scans the target once, instead of shuffling the whole target for the anti join.
+    candidates = current.alias("t").join(staged.select(*keys).alias("s"), _same("t", "s", keys), "left_semi")
+    return staged.alias("s").join(candidates.alias("t"), _same("s", "t", compared or keys), "left_anti")
 
 
 def _departed(w: Write, current: DataFrame) -> DataFrame:
@@ -173,10 +182,11 @@ def _departed(w: Write, current: DataFrame) -> DataFrame:
     return gone
 
 
-def _add_new_columns(spark: SparkSession, location: str, staged: DataFrame, current: DataFrame) -> None:
+def _add_new_columns(spark: SparkSession, location: str, staged: DataFrame, current: DataFrame) -> bool:
     """Columns a zone's YAML added reach the table before the MERGE names them."""
     have = {c.lower() for c in current.columns}
     new = [f for f in staged.schema.fields if f.name.lower() not in have]
     if new:
         spec = ", ".join(f"{_q(f.name)} {f.dataType.simpleString()}" for f in new)
         spark.sql(f"ALTER TABLE delta.`{location}` ADD COLUMNS ({spec})")
+    return bool(new)
