@@ -84,7 +84,7 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--work", type=Path, default=ROOT / "data" / "bench")
     args = parser.parse_args()
-    console = Console(soft_wrap=True)
+    console = Console(soft_wrap=True, width=160)
 
     landing = args.work / f"scale-{args.scale:g}"
     if not (landing / "manifest.json").exists():
