@@ -132,5 +132,8 @@ def test_history_shows_the_ledger_for_people_and_scripts(spark, landing, project
 
     table = CliRunner().invoke(cli, ["--config-dir", str(STEDI_CONFIGS), "history"])
     assert table.exit_code == 0 and "machine_learning_curated" in table.output and "up to date" in table.output
+    by_sql = CliRunner().invoke(cli, ["--config-dir", str(STEDI_CONFIGS), "sql",
+                                      "SELECT count(*) AS n FROM lakehouse_runs WHERE status = 'up to date'"])
+    assert by_sql.exit_code == 0 and "│ 8 " in by_sql.output, by_sql.output  # the ledger is a table like the others
     wrong = CliRunner().invoke(cli, ["--config-dir", str(STEDI_CONFIGS), "history", "--zone", "nope"])
     assert wrong.exit_code == 2 and "--zone: nope: is not a zone" in wrong.output

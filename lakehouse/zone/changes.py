@@ -56,5 +56,13 @@ def semi_join_scope(rows: DataFrame, scope_values: DataFrame, scope: Scope) -> D
 
 def within(target: DataFrame, scope_values: DataFrame, keys: list[str]) -> DataFrame:
     """The target's rows in the scope (``keys``: the scope's columns, named alike on both sides)."""
-    same = [F.col(f"t.`{k}`").eqNullSafe(F.col(f"v.`{k}`")) for k in keys]
-    return target.alias("t").join(scope_values.alias("v"), reduce(lambda a, b: a & b, same), "left_semi")
+    return target.alias("t").join(scope_values.alias("v"), _same(keys), "left_semi")
+
+
+def outside(target: DataFrame, scope_values: DataFrame, keys: list[str]) -> DataFrame:
+    """The target's rows out of the scope: those an incremental run leaves as they are."""
+    return target.alias("t").join(scope_values.alias("v"), _same(keys), "left_anti")
+
+
+def _same(keys: list[str]):
+    return reduce(lambda a, b: a & b, [F.col(f"t.`{k}`").eqNullSafe(F.col(f"v.`{k}`")) for k in keys])

@@ -25,7 +25,7 @@ from lakehouse.quality.gate import QualityGate
 from lakehouse.results import FAILED, FULL, OK, UP_TO_DATE, ZoneResult
 from lakehouse.storage import delta_version
 from lakehouse.zone import quarantine
-from lakehouse.zone.changes import within
+from lakehouse.zone.changes import outside, within
 from lakehouse.zone.context import Tables, ZoneContext
 from lakehouse.zone.sources import CORRUPT, SOURCE_KINDS, kind_of
 from lakehouse.zone.targets import TARGET_MODES, Write, ensure_change_feed
@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 
 ATTEMPTS = 3  # a zone that loses a Delta commit race to another run is recomputed and written again
 _CONFLICTS = ("Concurrent", "ProtocolChanged", "MetadataChanged", "FileAlreadyExistsException",
-              "DELTA_PATH_EXISTS", "already exists")
+              "DELTA_PATH_EXISTS", "already exists",
+              "ResourceFreshness")  # GX: another run saved the same suite in the shared reports folder
 _TARGET = "__lakehouse_from_target"
 
 
@@ -86,7 +87,7 @@ class ZoneRunner:
     def _explain(self, name: str, exc: Exception, attempt: int) -> str:
         file = self.project.file_of(name)
         if is_conflict(exc):
-            text = (f"another run wrote {self.graph.zones[name].target.table} at the same time "
+            text = (f"another run wrote {self.graph.zones[name].target.table} or its suite at the same time "
                     f"(Delta conflict, {attempt} attempts); run the zone again")
         elif isinstance(exc, (AnalysisException, PySparkException)):
             # Bad SQL in the YAML surfaces here, against the real columns: name the zone's file.
@@ -168,9 +169,8 @@ class ZoneRunner:
         with clock("validate"):
             judged = None
             if batch.scope is not None and suite is not None and suite.judges_whole_table and version is not None:
-                current = spark.read.format("delta").load(location)
-                outside = current.alias("t").join(batch.scope.alias("v"), _scope_match(ctx.scope.keys), "left_anti")
-                judged = outside.unionByName(staged, allowMissingColumns=True)
+                kept = outside(spark.read.format("delta").load(location), batch.scope, ctx.scope.keys)
+                judged = kept.unionByName(staged, allowMissingColumns=True)
             gate = self.gate.check(zone.name, suite, staged, result.rows_staged, judged)
             result.suite, result.expectations = gate.suite, gate.results
             result.quarantined = gate.quarantined_rows
@@ -201,12 +201,6 @@ def _write(zone, location: str, rows: DataFrame, ctx: ZoneContext, batch, count:
     scoped = batch.scope is not None
     return Write(location, rows, zone.target.merge_keys, zone.target.partition_by, count,
                  scope=batch.scope if scoped else None, scope_keys=ctx.scope.keys if scoped else None)
-
-
-def _scope_match(keys: list[str]):
-    from functools import reduce
-
-    return reduce(lambda a, b: a & b, [F.col(f"t.`{k}`").eqNullSafe(F.col(f"v.`{k}`")) for k in keys])
 
 
 def _with_current_rows(rows: DataFrame, current: DataFrame, keys: list[str]) -> DataFrame:
