@@ -165,7 +165,9 @@ def history(ctx: click.Context, zone: str | None, limit: int, as_json: bool) -> 
     project = _project(ctx)
     if zone is not None and zone not in project.zones:
         raise ConfigError([Problem("--zone", zone, "is not a zone", "use one of: " + ", ".join(sorted(project.zones)))])
-    rows = read(get_session(project.env), project.env, zone, limit)
+    from lakehouse.ledger import uses_rust
+
+    rows = read(None if uses_rust(project.env) else get_session(project.env), project.env, zone, limit)
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))
     elif not rows:

@@ -69,7 +69,6 @@ def run_pipeline(project: Project, pipeline: str, *, spark: SparkSession | None 
     reports = ReportFolder(env.reports_root)
     gate = QualityGate(str(reports.local), result.run_id)
     catalog.ensure_database(spark, env)
-    catalog.attach(spark, env, table_locations(project))
     states = {} if full_refresh else ledger.load_states(spark, env)
     runner = ZoneRunner(spark, project, graph, gate, result.run_id, started_at, states, full_refresh)
     blocked: dict[str, str] = {}  # zone -> the failed zone upstream of it
@@ -96,7 +95,6 @@ def run_pipeline(project: Project, pipeline: str, *, spark: SparkSession | None 
             pass
         raise
     ledger.record(spark, env, result.run_id, pipeline, result.zones)
-    catalog.attach(spark, env, {ledger.TABLE: ledger.location(env)})
     if env.catalog == "glue":
         catalog.register(spark, env, ledger.TABLE, ledger.location(env), "One row per zone per run")
     result.data_docs = reports.docs_location(gate.build_docs())

@@ -7,6 +7,10 @@ the catalog like the zones' tables, so anyone can query it (``lakehouse history`
 
 Rows are appended once per run, at its end: a run that dies first loses only its bookkeeping, and
 the next run redoes that work, which the targets absorb (every write is an idempotent MERGE).
+
+On a local lake the ledger is read and appended with delta-rs (``deltalake``), without the JVM:
+a run whose zones are all up to date then never wakes Delta inside Spark, and ``history``
+starts no Spark at all. On S3 (Glue) Spark does it, with the job's own credentials and catalog.
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from lakehouse.results import FULL, INCREMENTAL, OK, UP_TO_DATE, FileEntry, ZoneResult
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import SparkSession
 
     from lakehouse.config.models import Environment
 
@@ -30,6 +34,7 @@ SCHEMA = (
     "rows_read bigint, malformed bigint, quarantined bigint, promoted bigint, inserted bigint, "
     "updated bigint, deleted bigint, seconds double, expectations string, error string"
 )
+_STATE_COLUMNS = ["zone", "run_id", "fingerprint", "input_versions", "input_files", "output_version", "ended_at"]
 
 
 @dataclass(frozen=True)
@@ -47,21 +52,60 @@ def location(env: Environment) -> str:
     return f"{env.lake_root.rstrip('/')}/_ledger/runs"
 
 
-def load_states(spark: SparkSession, env: Environment) -> dict[str, ZoneState]:
-    """Each zone's last successful state: one small read per run, not per zone."""
+def uses_rust(env: Environment) -> bool:
+    """Whether the ledger is read and written without Spark here."""
+    return _rust(env) is not None
+
+
+def _rust(env: Environment):
+    """delta-rs for a local lake, if installed; None: use Spark."""
+    if "://" in env.lake_root:
+        return None
+    try:
+        import deltalake
+    except ImportError:
+        return None
+    return deltalake
+
+
+def _exists(spark_or_none, env: Environment) -> bool:
+    from pathlib import Path
+
+    if _rust(env) is not None:
+        return (Path(location(env)) / "_delta_log").is_dir()
     from lakehouse.storage import delta_version
 
-    where = location(env)
-    if delta_version(spark, where) is None:
-        return {}
-    rows = (spark.read.format("delta").load(where)
-            .where(f"status IN ('{OK}', '{UP_TO_DATE}')")
-            .select("zone", "run_id", "fingerprint", "input_versions", "input_files", "output_version", "ended_at",
-                    "mode")
-            .collect())
+    return delta_version(spark_or_none, location(env)) is not None
+
+
+def _rows(spark: SparkSession | None, env: Environment, columns: list[str] | None,
+          statuses: list[str] | None = None, zone: str | None = None) -> list[dict[str, Any]]:
+    if not _exists(spark, env):
+        return []
+    rust = _rust(env)
+    if rust is not None:
+        filters = [("status", "in", statuses)] if statuses else []
+        filters += [("zone", "=", zone)] if zone else []
+        table = rust.DeltaTable(location(env)).to_pyarrow_table(columns=columns, filters=filters or None)
+        rows = table.to_pylist()
+        for row in rows:  # arrow gives a map as (key, value) pairs
+            if isinstance(row.get("input_versions"), list):
+                row["input_versions"] = dict(row["input_versions"])
+        return rows
+    df = spark.read.format("delta").load(location(env))
+    if statuses:
+        df = df.where(df.status.isin(statuses))
+    if zone:
+        df = df.where(df.zone == zone)
+    return [r.asDict(recursive=True) for r in (df.select(*columns) if columns else df).collect()]
+
+
+def load_states(spark: SparkSession | None, env: Environment) -> dict[str, ZoneState]:
+    """Each zone's last successful state: one small read per run, not per zone."""
+    rows = _rows(spark, env, _STATE_COLUMNS, [OK, UP_TO_DATE])
     states: dict[str, ZoneState] = {}
     files: dict[str, dict[str, FileEntry]] = {}
-    for row in sorted(rows, key=lambda r: (r["ended_at"], r["run_id"])):
+    for row in sorted(rows, key=lambda r: (_aware(r["ended_at"]), r["run_id"])):
         seen = files.setdefault(row["zone"], {})
         for f in row["input_files"] or []:
             seen[f["path"]] = FileEntry(f["path"], f["size"], f["modified"])
@@ -75,20 +119,55 @@ def record(spark: SparkSession, env: Environment, run_id: str, pipeline: str, zo
     if not zones:
         return
     rows = [_row(run_id, pipeline, z) for z in zones]
+    rust = _rust(env)
+    if rust is not None:
+        import pyarrow as pa
+
+        names = [part.strip().split(" ", 1)[0] for part in _split(SCHEMA)]
+        records = [dict(zip(names, r)) for r in rows]
+        for r in records:
+            r["input_versions"] = list(r["input_versions"].items())
+            r["input_files"] = [dict(zip(("path", "size", "modified"), f)) for f in r["input_files"]]
+        table = pa.Table.from_pylist(records, schema=_ARROW())
+        rust.write_deltalake(location(env), table, mode="append")
+        return
     (spark.createDataFrame(rows, SCHEMA).coalesce(1).write.format("delta").mode("append")
      .option("mergeSchema", "true").save(location(env)))
 
 
-def read(spark: SparkSession, env: Environment, zone: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-    from lakehouse.storage import delta_version
+def read(spark: SparkSession | None, env: Environment, zone: str | None = None, limit: int = 50) -> list[dict]:
+    rows = _rows(spark, env, None, zone=zone)
+    rows.sort(key=lambda r: (_aware(r["started_at"]), r["run_id"], r["zone"]), reverse=True)
+    return rows[:limit]
 
-    if delta_version(spark, location(env)) is None:
-        return []
-    df: DataFrame = spark.read.format("delta").load(location(env))
-    if zone:
-        df = df.where(df.zone == zone)
-    rows = df.orderBy(df.started_at.desc(), df.run_id.desc(), df.zone).limit(limit).collect()
-    return [r.asDict(recursive=True) for r in rows]
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _split(schema: str) -> list[str]:
+    """Top-level 'name type' parts of a DDL string (commas inside <...> belong to the type)."""
+    parts, depth, current = [], 0, ""
+    for ch in schema:
+        depth += ch == "<"
+        depth -= ch == ">"
+        if ch == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    return [*parts, current]
+
+
+def _ARROW():  # noqa: N802 - built on first use: pyarrow is only needed on this path
+    import pyarrow as pa
+
+    file = pa.struct([("path", pa.string()), ("size", pa.int64()), ("modified", pa.int64())])
+    types = {"string": pa.string(), "timestamp": pa.timestamp("us", tz="UTC"), "bigint": pa.int64(),
+             "double": pa.float64(), "map<string,bigint>": pa.map_(pa.string(), pa.int64()),
+             "array<struct<path:string,size:bigint,modified:bigint>>": pa.list_(file)}
+    return pa.schema([(name, types[kind]) for name, kind in
+                      (part.strip().split(" ", 1) for part in _split(SCHEMA))])
 
 
 def _ts(text: str):

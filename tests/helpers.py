@@ -7,12 +7,22 @@ from pathlib import Path
 from lakehouse.config.loader import Project
 
 
-def count(spark, project: Project, table: str) -> int:
-    return spark.table(f"{project.env.database}.{table}").count()
+def table(spark, project: Project, name: str):
+    """A table by its catalog name, as a later `lakehouse sql` would see it."""
+    from lakehouse import catalog
+    from lakehouse.engine import table_locations
+
+    catalog.attach(spark, project.env, table_locations(project))
+    return spark.table(f"{project.env.database}.{name}")
 
 
-def num_files(spark, project: Project, table: str) -> int:
-    return spark.sql(f"DESCRIBE DETAIL {project.env.database}.{table}").first()["numFiles"]
+def count(spark, project: Project, name: str) -> int:
+    return table(spark, project, name).count()
+
+
+def num_files(spark, project: Project, name: str) -> int:
+    location = project.env.table_path(_layer(project, name), name)
+    return spark.sql(f"DESCRIBE DETAIL delta.`{location}`").first()["numFiles"]
 
 
 def copy_lake(source: Path, target: Path) -> Path:

@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 
 from lakehouse.engine import run_pipeline
 from tests.conftest import STEDI_CONFIGS, copy_project, project_for
-from tests.helpers import copy_lake, count
+from tests.helpers import copy_lake, count, table, versions
 
 TABLES = ["customer_landing", "accelerometer_landing", "step_trainer_landing", "customer_trusted",
           "accelerometer_trusted", "customer_curated", "step_trainer_trusted", "machine_learning_curated"]
@@ -36,30 +36,28 @@ def test_malformed_lines_are_counted_and_quarantined_with_their_file(spark, samp
         zone = result.zone(f"{source}_landing")
         assert zone.malformed == bad
         assert zone.rows_read == manifest["counts"][f"{source}_landing"] + bad  # nothing lost
-        rows = spark.table(f"{project.env.database}.{source}_landing_quarantine").collect()
+        rows = table(spark, project, f"{source}_landing_quarantine").collect()
         assert len(rows) == bad
         assert all(r["raw"] and f"/{source}/landing/" in r["source_file"] and r["run_id"] == result.run_id
                    for r in rows)
-    raws = [r["raw"] for r in spark.table(f"{project.env.database}.accelerometer_landing_quarantine").collect()]
+    raws = [r["raw"] for r in table(spark, project, "accelerometer_landing_quarantine").collect()]
     assert any('"x":"abc"' in raw for raw in raws), "a wrongly typed value is malformed, not a null"
 
 
 def test_landing_keeps_audit_columns(spark, sample_run):
     project = sample_run[0]
-    df = spark.table(f"{project.env.database}.step_trainer_landing")
+    df = table(spark, project, "step_trainer_landing")
     assert {"_source_file", "_ingested_at"} <= set(df.columns)
     assert df.where("_source_file IS NULL OR _ingested_at IS NULL").count() == 0
-    assert "_source_file" not in spark.table(f"{project.env.database}.step_trainer_trusted").columns
+    assert "_source_file" not in table(spark, project, "step_trainer_trusted").columns
 
 
 def test_rerun_on_unchanged_input_writes_nothing(spark, sample_run):
     project = sample_run[0]
-    versions = {t: spark.sql(f"DESCRIBE HISTORY {project.env.database}.{t} LIMIT 1").first()["version"]
-                for t in TABLES}
+    before = versions(spark, project)
     again = run_pipeline(project, "all", spark=spark)
     assert [(z.inserted, z.updated, z.files_added) for z in again.zones] == [(0, 0, 0)] * len(TABLES)
-    assert {t: spark.sql(f"DESCRIBE HISTORY {project.env.database}.{t} LIMIT 1").first()["version"]
-            for t in TABLES} == versions, "no commit at all when nothing changed"
+    assert versions(spark, project) == before, "no commit at all when nothing changed"
 
 
 @pytest.fixture
@@ -75,14 +73,14 @@ def lab(spark, sample_run, tmp_path):
         if not ok:
             return lab_project, result, None
         assert result.ok, [z.message for z in result.zones]
-        return lab_project, result, spark.table(f"{lab_project.env.database}.{pipeline}")
+        return lab_project, result, table(spark, lab_project, f"{pipeline}")
 
     lab_lake = copy_lake(lake, tmp_path / "lake")
     return project, add_zone
 
 
 def _table(spark, project, name):
-    return spark.table(f"{project.env.database}.{name}")
+    return table(spark, project, f"{name}")
 
 
 def test_anti_join_keeps_customers_without_consent(spark, lab):

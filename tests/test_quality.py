@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from lakehouse.cli import cli
 from lakehouse.engine import run_pipeline
 from tests.conftest import project_for
-from tests.helpers import copy_lake, count
+from tests.helpers import copy_lake, count, table
 
 
 def suite_path(config_dir: Path, name: str) -> Path:
@@ -111,7 +111,7 @@ def test_bad_rows_go_to_quarantine_with_reasons_and_counts_add_up(spark, dirty_r
             assert zone.rows_read == zone.malformed + zone.deduplicated + zone.quarantined + zone.promoted
         assert zone.rows_staged == zone.quarantined + zone.promoted
 
-    rows = spark.table(f"{project.env.database}.customer_landing_quarantine").collect()
+    rows = table(spark, project, "customer_landing_quarantine").collect()
     no_email = [r for r in rows if list(r.failed_expectations) == ["email is present"]]
     assert sorted(json.loads(r.raw)["customerName"] for r in no_email) == ["No Email", "No Email Either"]
     assert all(r.source_file.endswith("customer-9999999999998.json") for r in no_email)
@@ -125,9 +125,9 @@ def test_out_of_range_reading_is_quarantined_in_trusted_and_kept_out(spark, dirt
     assert trusted.quarantined == 1
     outcome = {e.name: e for e in trusted.expectations}["x within the sensor's range"]
     assert (outcome.success, outcome.unexpected_count, outcome.taken) == (False, 1, "quarantined")
-    assert spark.table(f"{project.env.database}.accelerometer_trusted").where("x = 99.0").count() == 0
+    assert table(spark, project, "accelerometer_trusted").where("x = 99.0").count() == 0
     assert count(spark, project, "accelerometer_trusted") == manifest["counts"]["accelerometer_trusted"]
-    bad = spark.table(f"{project.env.database}.accelerometer_trusted_quarantine").collect()
+    bad = table(spark, project, "accelerometer_trusted_quarantine").collect()
     assert [json.loads(r.raw)["x"] for r in bad] == [99.0]
     # the landing table keeps the reading: landing is what arrived, the gate guards trusted
     assert result.zone("accelerometer_landing").malformed == manifest["malformed"]["accelerometer"] + 1
@@ -262,12 +262,11 @@ def test_gx_runs_with_analytics_off(dirty_run):
 
 def test_rerunning_landing_keeps_each_bad_line_once(spark, dirty_run):
     project = dirty_run[0]
-    quarantine = f"{project.env.database}.customer_landing_quarantine"
-    before = spark.table(quarantine).count()
+    before = table(spark, project, "customer_landing_quarantine").count()
     # A full refresh reads every file again, bad lines included (an incremental run reads no old file).
     again = run_pipeline(project, "customer_landing", spark=spark, full_refresh=True)
     assert again.ok and again.zone("customer_landing").quarantined == 2
-    assert spark.table(quarantine).count() == before
+    assert table(spark, project, "customer_landing_quarantine").count() == before
 
 
 def test_a_fail_expectation_within_mostly_passes(spark, dirty_run, tmp_path):

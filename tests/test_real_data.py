@@ -8,7 +8,7 @@ import pytest
 
 from lakehouse.engine import run_pipeline
 from tests.conftest import STEDI_CONFIGS, project_for
-from tests.helpers import copy_lake, count, differences, edit, num_files, rows_of
+from tests.helpers import copy_lake, count, differences, edit, num_files, rows_of, table
 
 pytestmark = pytest.mark.real_data
 
@@ -55,7 +55,7 @@ def test_second_run_changes_nothing(real_run):
 
 def test_ml_table_holds_no_personal_data(spark, real_run):
     project = real_run[0]
-    columns = set(spark.table(f"{project.env.database}.machine_learning_curated").columns)
+    columns = set(table(spark, project, "machine_learning_curated").columns)
     assert columns == {"sensorReadingTime", "serialNumber", "distanceFromObject", "timestamp", "x", "y", "z"}
 
 
@@ -110,7 +110,7 @@ def test_changed_customer_record_updates_one_trusted_row(spark, real_run, real_d
     assert result.ok, [z.message for z in result.zones]
     assert [(z.zone, z.inserted, z.updated) for z in result.zones] == \
         [("customer_landing", 0, 1), ("customer_trusted", 0, 1)]
-    row = spark.table(f"{changed_project.env.database}.customer_trusted").where(f"email = '{original['email']}'")
+    row = table(spark, changed_project, "customer_trusted").where(f"email = '{original['email']}'")
     assert [r["phone"] for r in row.collect()] == ["8015550000"]
     assert count(spark, changed_project, "customer_trusted") == 482
 
@@ -162,12 +162,12 @@ def test_second_delivery_with_a_withdrawal_equals_a_full_rebuild(spark, real_run
     counts = {t: rows_of(spark, incremental, t).count() for t in EXPECTED}
     assert counts == {t: rows_of(spark, rebuilt, t).count() for t in EXPECTED}
     assert counts["customer_landing"] == EXPECTED["customer_landing"]  # landing keeps one row per email
-    for table, column, value in [("customer_trusted", "email", withdrawn.email),
-                                 ("customer_curated", "email", withdrawn.email),
-                                 ("accelerometer_trusted", "user", withdrawn.email),
-                                 ("step_trainer_trusted", "serialNumber", withdrawn.serialNumber),
-                                 ("machine_learning_curated", "serialNumber", withdrawn.serialNumber)]:
-        assert rows_of(spark, incremental, table).where(f"{column} = '{value}'").count() == 0, table
+    for name, column, value in [("customer_trusted", "email", withdrawn.email),
+                                ("customer_curated", "email", withdrawn.email),
+                                ("accelerometer_trusted", "user", withdrawn.email),
+                                ("step_trainer_trusted", "serialNumber", withdrawn.serialNumber),
+                                ("machine_learning_curated", "serialNumber", withdrawn.serialNumber)]:
+        assert rows_of(spark, incremental, name).where(f"{column} = '{value}'").count() == 0, name
     zones = {z.zone: z for z in result.zones}
     assert all(zones[z].deleted > 0 for z in ("customer_trusted", "accelerometer_trusted", "customer_curated",
                                                "step_trainer_trusted", "machine_learning_curated"))
