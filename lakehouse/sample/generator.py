@@ -42,22 +42,21 @@ import math
 import random
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-__all__ = ["Manifest", "generate", "SOURCES", "REAL_CUSTOMERS"]
+from lakehouse.sample.files import (DEFAULT_MALFORMED, ROWS_PER_FILE, SOURCES, _acc_bad, _count_malformed,
+                                    _epochs, _per_file, _prepare, _SplitWriter, _truncate)
+from lakehouse.sample.manifest import Manifest
 
-SOURCES = ("customer", "accelerometer", "step_trainer")
+__all__ = ["Manifest", "generate", "SOURCES", "REAL_CUSTOMERS", "ROWS_PER_FILE", "DEFAULT_MALFORMED"]
+
 
 #: customers at scale 1, the size of the real customer file.
 REAL_CUSTOMERS = 956
 #: smallest number of customers written, whatever the scale.
 MIN_CUSTOMERS = 6
-#: rows per accelerometer / step trainer file, as in the real data.
-ROWS_PER_FILE = 10_000
-#: default malformed lines per source when ``malformed`` is None.
-DEFAULT_MALFORMED = {"customer": 2, "accelerometer": 3, "step_trainer": 3}
 
 _TIMESTAMPS_PER_USER = 30
 _P_RESEARCH = 0.504
@@ -91,61 +90,6 @@ _TRIPLES = tuple(
 )
 
 
-@dataclass
-class Manifest:
-    """What was generated and the row counts a correct lakehouse run must produce.
-
-    ``counts`` keys: ``customer_landing``, ``accelerometer_landing``, ``step_trainer_landing``
-    (valid lines), ``customer_trusted`` (research consent present), ``accelerometer_trusted``
-    (rows of trusted customers), ``customer_curated`` (trusted customers with at least one
-    trusted accelerometer row), ``step_trainer_trusted`` (rows of curated customers' serial
-    numbers), ``machine_learning_curated`` (step trainer trusted x accelerometer trusted on
-    same timestamp and same customer), ``machine_learning_curated_timestamp_only`` (same on the
-    timestamp alone) and ``after_consent`` (the accelerometer_trusted / customer_curated /
-    step_trainer_trusted / machine_learning_curated chain when accelerometer_trusted keeps only
-    readings at or after the customer's shareWithResearchAsOfDate).
-    """
-
-    scale: float
-    seed: int
-    files: dict[str, int] = field(default_factory=dict)
-    malformed: dict[str, int] = field(default_factory=dict)
-    counts: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        counts = dict(self.counts)
-        if "after_consent" in counts:
-            counts["after_consent"] = dict(counts["after_consent"])
-        return {
-            "scale": self.scale,
-            "seed": self.seed,
-            "files": dict(self.files),
-            "malformed": dict(self.malformed),
-            "counts": counts,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Manifest":
-        return cls(
-            scale=data["scale"],
-            seed=data["seed"],
-            files=dict(data["files"]),
-            malformed=dict(data["malformed"]),
-            counts={k: (dict(v) if isinstance(v, dict) else v) for k, v in data["counts"].items()},
-        )
-
-    @classmethod
-    def load(cls, path: Path | str) -> "Manifest":
-        """Read a manifest.json (give the file or the folder holding it)."""
-        path = Path(path)
-        if path.is_dir():
-            path = path / "manifest.json"
-        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
-
-
-# --------------------------------------------------------------------------------------------
-# plan
-
 
 @dataclass(slots=True)
 class _Customer:
@@ -156,14 +100,6 @@ class _Customer:
     readings: bool
     seed: int  # seed of this customer's readings
     role: int = 0  # 1: first trusted user with readings, 2: second one
-
-
-def _count_malformed(malformed: int | None) -> dict[str, int]:
-    if malformed is None:
-        return dict(DEFAULT_MALFORMED)
-    if isinstance(malformed, bool) or not isinstance(malformed, int) or malformed < 0:
-        raise ValueError(f"malformed must be None or an int >= 0, got {malformed!r}")
-    return {s: malformed for s in SOURCES}
 
 
 def _flags(rng: random.Random, n: int) -> tuple[list[bool], list[bool]]:
@@ -236,132 +172,6 @@ class _Schedules:
             self.first_trusted = ts
         return crng, ts, counts
 
-
-# --------------------------------------------------------------------------------------------
-# writing
-
-
-def _truncate(line: str, k: int) -> str:
-    """A prefix of a JSON object line: never valid JSON, its closing brace is gone."""
-    cut = max(1, len(line) * (k % 3 + 1) // 4)
-    return line[:cut]
-
-
-def _acc_bad(line: str, k: int) -> str:
-    if k % 2 == 1:  # valid JSON, but x is not a number
-        rec = json.loads(line)
-        rec["x"] = "abc"
-        return json.dumps(rec, separators=(",", ":"))
-    if k % 4 == 0:  # cut right after the timestamp key, as a writer killed mid-line would
-        return line[: line.index('"timestamp":') + len('"timestamp":')]
-    return _truncate(line, k)
-
-
-class _SplitWriter:
-    """Writes valid lines into files of ``per_file`` lines and slips malformed lines in the
-    middle of the files, each made from the valid line just before it."""
-
-    def __init__(
-        self,
-        folder: Path,
-        prefix: str,
-        epochs: list[int],
-        per_file: int,
-        total: int,
-        n_bad: int,
-        make_bad: Callable[[str, int], str],
-    ) -> None:
-        self.folder, self.prefix, self.epochs = folder, prefix, epochs
-        self.per_file, self.make_bad = per_file, make_bad
-        self.sizes = [min(per_file, total - i * per_file) for i in range(len(epochs))]
-        # malformed line k goes to one of the files big enough, after `pos` valid lines
-        hosts = [i for i, s in enumerate(self.sizes) if s >= 2] or [0]
-        per_host: dict[int, list[int]] = {}
-        for k in range(n_bad):
-            per_host.setdefault(hosts[k % len(hosts)], []).append(k)
-        self.bad: dict[int, deque[tuple[int, int]]] = {}
-        for f, ks in per_host.items():
-            size = self.sizes[f]
-            self.bad[f] = deque(
-                (min(max(1, (i + 1) * size // (len(ks) + 1)), max(1, size - 1)), k)
-                for i, k in enumerate(ks)
-            )
-        self.file_index = -1
-        self.in_file = 0
-        self.fh = None
-        self.last = ""
-        self.n_bad_written = 0
-
-    def _open_next(self) -> None:
-        if self.fh is not None:
-            self._flush_bad(final=True)
-            self.fh.close()
-        self.file_index += 1
-        path = self.folder / f"{self.prefix}-{self.epochs[self.file_index]}.json"
-        self.fh = open(path, "w", encoding="utf-8", newline="\n", buffering=1 << 20)
-        self.in_file = 0
-
-    def _flush_bad(self, final: bool = False) -> None:
-        queue = self.bad.get(self.file_index)
-        while queue and (final or queue[0][0] <= self.in_file) and self.last:
-            _, k = queue.popleft()
-            self.fh.write(self.make_bad(self.last, k) + "\n")
-            self.n_bad_written += 1
-
-    def write(self, lines: list[str]) -> None:
-        i, n = 0, len(lines)
-        while i < n:
-            if self.fh is None or self.in_file >= self.per_file:
-                self._open_next()
-            stop = min(n, i + self.per_file - self.in_file)
-            queue = self.bad.get(self.file_index)
-            if queue and queue[0][0] < self.in_file + (stop - i):
-                stop = i + max(0, queue[0][0] - self.in_file)
-            if stop > i:
-                self.fh.write("\n".join(lines[i:stop]) + "\n")
-                self.in_file += stop - i
-                self.last = lines[stop - 1]
-                i = stop
-            self._flush_bad()
-
-    def close(self) -> int:
-        """Close the last file; returns how many files were written."""
-        if self.fh is None:
-            self._open_next()
-        self._flush_bad(final=True)
-        self.fh.close()
-        self.fh = None
-        return self.file_index + 1
-
-
-def _prepare(out_dir: Path) -> dict[str, Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    folders = {}
-    for source in SOURCES:
-        folder = out_dir / source / "landing"
-        folder.mkdir(parents=True, exist_ok=True)
-        for old in folder.glob("*.json"):
-            if old.is_file():
-                old.unlink()
-        folders[source] = folder
-    manifest = out_dir / "manifest.json"
-    if manifest.is_file():
-        manifest.unlink()
-    return folders
-
-
-def _per_file(total: int) -> tuple[int, int]:
-    """Rows per file and number of files: 10,000 a file, never fewer than 2 files."""
-    per_file = max(1, min(ROWS_PER_FILE, math.ceil(total / 2)))
-    return per_file, max(2, math.ceil(total / per_file))
-
-
-def _epochs(rng: random.Random, start: int, n: int) -> list[int]:
-    out, t = [], start
-    for _ in range(n):
-        t += 40 + int(rng.random() * 110)
-        out.append(t)
-    return out
 
 
 def _customers(
