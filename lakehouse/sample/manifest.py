@@ -57,7 +57,3 @@ class Manifest:
         if path.is_dir():
             path = path / "manifest.json"
         return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
-
-
-# --------------------------------------------------------------------------------------------
-# plan
