@@ -7,7 +7,6 @@ GX's own definition of a failing row, in one extra pass over the cache whatever 
 from __future__ import annotations
 
 import ast
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING
 from pyspark.sql import functions as F
 
 from lakehouse.errors import first_line
-from lakehouse.quality.suites import SuiteSpec
+from lakehouse.quality.suites import SuiteSpec, import_gx
 from lakehouse.results import ExpectationOutcome
 
 if TYPE_CHECKING:
@@ -47,8 +46,7 @@ class QualityGate:
     @property
     def context(self):
         if self._context is None:
-            logging.getLogger("great_expectations").setLevel(logging.ERROR)
-            import great_expectations as gx
+            gx = import_gx()
             from great_expectations.data_context.types.base import ProgressBarsConfig
 
             self.root.mkdir(parents=True, exist_ok=True)
@@ -105,7 +103,7 @@ class QualityGate:
         return outcome
 
     def _validate(self, zone: str, suite: SuiteSpec, staged: DataFrame) -> list[ExpectationOutcome]:
-        import great_expectations as gx
+        gx = import_gx()
         from great_expectations.core.run_identifier import RunIdentifier
 
         ctx = self.context
