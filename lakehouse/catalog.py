@@ -53,7 +53,8 @@ def attach(spark: SparkSession, env: Environment, tables: dict[str, str]) -> Non
     if env.catalog == "glue" or env.metastore != "memory":
         return
     ensure_database(spark, env)
-    known = {t.name for t in spark.catalog.listTables(env.database)}
+    # listTables lists temporary views too (a sql zone's inputs): they must not hide a table.
+    known = {t.name for t in spark.catalog.listTables(env.database) if not t.isTemporary}
     for table, location in tables.items():
         if table not in known and delta_version(spark, location) is not None:
             spark.sql(f"CREATE TABLE `{env.database}`.`{table}` USING DELTA LOCATION '{location}'")

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from lakehouse.config.loader import Project, load_project
+from lakehouse.project import Project, load_project
 from lakehouse.errors import ConfigError, LakehouseError, Problem, first_line
 
 # Piped (CI, Glue's logs, | less), rich would cut tables to 80 columns: give them room instead.
@@ -52,14 +52,16 @@ def cli(ctx: click.Context, config_dir: Path, env_name: str) -> None:
     ctx.obj = {"config_dir": config_dir, "env": env_name}
 
 
-def _project(ctx: click.Context) -> Project:
-    return load_project(ctx.obj["config_dir"], ctx.obj["env"])
+def _project(ctx: click.Context, with_suites: bool = True) -> Project:
+    return load_project(ctx.obj["config_dir"], ctx.obj["env"], with_suites=with_suites)
 
 
 @cli.command()
+@click.option("--fast", is_flag=True, help="Skip the column check, which starts Spark (no data is read).")
 @click.pass_context
-def validate(ctx: click.Context) -> None:
-    """Check every zone and env file; exit 2 with each problem's file and key."""
+def validate(ctx: click.Context, fast: bool) -> None:
+    """Check every zone and env file, and every column the zones name; exit 2 with each problem's
+    file and key."""
     from lakehouse.config.loader import load_environment
     from lakehouse.engine import check_kinds
 
@@ -74,11 +76,22 @@ def validate(ctx: click.Context) -> None:
             problems.extend(exc.problems)
     if problems:
         raise ConfigError(problems)
+    unchecked: list[str] = []
+    if not fast:
+        from lakehouse.runtime.session import get_session
+        from lakehouse.zone.columns import check_columns
+
+        problems, unchecked = check_columns(project, get_session(project.env))
+        if problems:
+            raise ConfigError(problems)
     out.print(f"[green]ok[/]: {len(project.zones)} zones in {project.config_dir}, "
-              f"envs {', '.join(sorted([project.env.name, *others]))}")
-    unchecked = [n for n, s in project.suites.items() if s.file == project.files.get(n)]
-    if unchecked:
-        out.print(f"zones with no suite file (only their merge keys are checked): {', '.join(unchecked)}")
+              f"envs {', '.join(sorted([project.env.name, *others]))}"
+              + ("" if fast else ", every column found"))
+    for zone in unchecked:
+        out.print(f"columns not checked: {zone}")
+    unguarded = [name for name, zone in project.zones.items() if zone.unguarded]
+    if unguarded:
+        out.print(f"zones without a suite on purpose (only their merge keys are checked): {', '.join(unguarded)}")
 
 
 @cli.command()
@@ -88,7 +101,7 @@ def plan(ctx: click.Context, pipeline: str) -> None:
     """Show the run order and each zone's dependencies."""
     from lakehouse.plan.lineage import scope_of
 
-    project = _project(ctx)
+    project = _project(ctx, with_suites=False)
     graph = project.graph
     table = Table(title=f"plan for --pipeline {pipeline}")
     for column in ("#", "zone", "layer", "reads", "writes", "merge keys", "mode", "a change recomputes"):
@@ -139,7 +152,7 @@ def report(ctx: click.Context, run_id: str | None) -> None:
     from lakehouse.reports.render import expectations_table, summary_table
     from lakehouse.reports.summary import read_summary
 
-    project = _project(ctx)
+    project = _project(ctx, with_suites=False)
     run = read_summary(project.env.reports_root, run_id)
     out.print(summary_table(run))
     out.print(expectations_table(run))
@@ -162,7 +175,7 @@ def history(ctx: click.Context, zone: str | None, limit: int, as_json: bool) -> 
     from lakehouse.reports.render import ledger_table
     from lakehouse.runtime.session import get_session
 
-    project = _project(ctx)
+    project = _project(ctx, with_suites=False)
     if zone is not None and zone not in project.zones:
         raise ConfigError([Problem("--zone", zone, "is not a zone", "use one of: " + ", ".join(sorted(project.zones)))])
     from lakehouse.ledger import uses_rust
@@ -184,7 +197,7 @@ def show(ctx: click.Context, table: str, limit: int) -> None:
     """Print the first rows of a table and its row count."""
     from lakehouse.query import show_table
 
-    show_table(_project(ctx), table, limit, out)
+    show_table(_project(ctx, with_suites=False), table, limit, out)
 
 
 @cli.command()
@@ -195,7 +208,7 @@ def sql(ctx: click.Context, query: str, limit: int) -> None:
     """Run a Spark SQL query against the catalog database (e.g. SELECT count(*) FROM stedi.customer_trusted)."""
     from lakehouse.query import run_sql
 
-    run_sql(_project(ctx), query, limit, out)
+    run_sql(_project(ctx, with_suites=False), query, limit, out)
 
 
 @cli.command()
@@ -204,7 +217,7 @@ def counts(ctx: click.Context) -> None:
     """Row count of every zone's table, in run order."""
     from lakehouse.query import table_counts
 
-    project = _project(ctx)
+    project = _project(ctx, with_suites=False)
     table = Table(title=f"tables in {project.env.database}")
     table.add_column("table")
     table.add_column("layer")
@@ -244,7 +257,7 @@ def iam_policy(ctx: click.Context) -> None:
     from lakehouse.aws.deploy import require_aws
     from lakehouse.aws.iam import job_policy
 
-    project = _project(ctx)
+    project = _project(ctx, with_suites=False)
     require_aws(project)
     click.echo(json.dumps(job_policy(project), indent=2))
 

@@ -17,7 +17,6 @@ from lakehouse.quality.gate import QualityGate
 from lakehouse.reports.summary import ReportFolder
 from lakehouse.results import SKIPPED, RunResult, ZoneResult
 from lakehouse.runtime.session import get_session
-from lakehouse.zone import quarantine
 from lakehouse.zone.runner import ZoneRunner
 from lakehouse.zone.sources import SOURCE_KINDS, kind_of
 from lakehouse.zone.targets import TARGET_MODES
@@ -25,7 +24,7 @@ from lakehouse.zone.targets import TARGET_MODES
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-    from lakehouse.config.loader import Project
+    from lakehouse.project import Project
 
 
 def new_run_id() -> str:
@@ -44,15 +43,6 @@ def check_kinds(project: Project) -> None:
                                     f"use one of: {', '.join(sorted(TARGET_MODES))}"))
     if problems:
         raise ConfigError(problems)
-
-
-def table_locations(project: Project) -> dict[str, str]:
-    """Every table the project's zones keep: targets, quarantines, and the ledger."""
-    env, tables = project.env, {ledger.TABLE: ledger.location(project.env)}
-    for zone in project.zones.values():
-        tables[zone.target.table] = env.table_path(zone.layer, zone.target.table)
-        tables[quarantine.table_name(zone)] = quarantine.location(env, zone)
-    return tables
 
 
 def run_pipeline(project: Project, pipeline: str, *, spark: SparkSession | None = None, run_id: str | None = None,

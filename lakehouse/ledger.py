@@ -19,14 +19,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from lakehouse.project import LEDGER_TABLE, ledger_location
 from lakehouse.results import FULL, INCREMENTAL, OK, UP_TO_DATE, FileEntry, ZoneResult
+from lakehouse.storage import delta_rs
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from lakehouse.config.models import Environment
 
-TABLE = "lakehouse_runs"
+TABLE = LEDGER_TABLE
 SCHEMA = (
     "run_id string, pipeline string, zone string, table string, status string, mode string, "
     "started_at timestamp, ended_at timestamp, fingerprint string, input_versions map<string,bigint>, "
@@ -49,7 +51,7 @@ class ZoneState:
 
 
 def location(env: Environment) -> str:
-    return f"{env.lake_root.rstrip('/')}/_ledger/runs"
+    return ledger_location(env)
 
 
 def uses_rust(env: Environment) -> bool:
@@ -58,14 +60,7 @@ def uses_rust(env: Environment) -> bool:
 
 
 def _rust(env: Environment):
-    """delta-rs for a local lake, if installed; None: use Spark."""
-    if "://" in env.lake_root:
-        return None
-    try:
-        import deltalake
-    except ImportError:
-        return None
-    return deltalake
+    return delta_rs(env.lake_root)
 
 
 def _exists(spark_or_none, env: Environment) -> bool:

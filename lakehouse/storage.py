@@ -46,3 +46,15 @@ def delta_version(spark: SparkSession, location: str) -> int | None:
         return None
     versions = [int(m.group(1)) for s in fs.listStatus(path) if (m := _COMMIT.match(s.getPath().getName()))]
     return max(versions) if versions else None
+
+
+def delta_rs(root: str):
+    """delta-rs (``deltalake``) for tables under a local ``root``, if installed; None: use Spark.
+    It answers counts, small reads and ledger appends without starting a JVM."""
+    if "://" in root:
+        return None
+    try:
+        import deltalake
+    except ImportError:
+        return None
+    return deltalake

@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from rich.console import Console
 
-    from lakehouse.config import load_project
+    from lakehouse.project import load_project
     from lakehouse.engine import run_pipeline
     from lakehouse.errors import ConfigError, LakehouseError
     from lakehouse.reports.render import summary_table

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.config.loader import Project, load_project
+from lakehouse.project import Project, load_project
 
 ROOT = Path(__file__).resolve().parents[1]
 STEDI_CONFIGS = ROOT / "configs" / "stedi"

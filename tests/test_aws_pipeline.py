@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from lakehouse.aws.deploy import plan_and_apply
-from lakehouse.config.loader import load_project
+from lakehouse.project import load_project
 from tests.conftest import REAL_DATA, ROOT
 from tests.test_real_data import EXPECTED
 

@@ -1,9 +1,11 @@
-"""Two `lakehouse run` processes started at once on one lake end as one run would."""
+"""Two `lakehouse run` processes started at once on one lake end as one run would, and other
+processes can query the catalog while they write."""
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from lakehouse import ledger
@@ -20,10 +22,26 @@ def test_two_runs_at_once_equal_one_run(spark, sample, tmp_path):
            "STEDI_REPORTS_ROOT": str(tmp_path / "shared" / "reports"), "COLUMNS": "200"}
     runs = [subprocess.Popen([LAKEHOUSE, "run", "--pipeline", "all"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    # While they write: as soon as the first table is committed, ask for it by name from a third
+    # process (the catalog is each process's own, named from the config: nothing to lock).
+    first = lake / "landing" / "customer_landing" / "_delta_log" / "00000000000000000000.json"
+    deadline = time.monotonic() + 300
+    while not first.exists() and time.monotonic() < deadline and all(p.poll() is None for p in runs):
+        time.sleep(0.2)
+    assert first.exists(), "no table was committed"
+    query = subprocess.run([LAKEHOUSE, "sql", "SELECT count(*) AS n FROM stedi.customer_landing"], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=300)
+    counts = subprocess.run([LAKEHOUSE, "counts"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    writing = sum(p.poll() is None for p in runs)
     outputs = [p.communicate(timeout=600)[0] for p in runs]
     for p, text in zip(runs, outputs):
         assert p.returncode == 0, text
         assert "Traceback" not in text and "\tat org.apache" not in text, text
+    for asked in (query, counts):
+        assert asked.returncode == 0, asked.stderr
+        assert "Traceback" not in asked.stderr + asked.stdout and "\tat " not in asked.stderr + asked.stdout
+    assert f"│ {sample[1]['counts']['customer_landing']} │" in query.stdout, query.stdout
+    assert writing > 0, "the queries ended after both runs: this test no longer shows reading while writing"
 
     shared = project_for(STEDI_CONFIGS, landing, lake)
     # The generator's manifest counts each table apart from the engine: one run's result.

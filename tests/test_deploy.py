@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from lakehouse.aws.deploy import plan_and_apply
 from lakehouse.cli import cli
-from lakehouse.config.loader import load_project
+from lakehouse.project import load_project
 
 _buckets = iter(range(1, 1000))
 
@@ -59,26 +59,63 @@ def test_first_deploy_creates_everything_with_the_exact_job_arguments(aws_env):
     sfn = boto3.client("stepfunctions", endpoint_url=endpoint, region_name="us-east-1")
     machine = next(m for m in sfn.list_state_machines()["stateMachines"] if m["name"] == f"job-{bucket}-zones")
     definition = json.loads(sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"])["definition"])
-    order = [_zones(state) for state in _walk(definition)]
-    assert order[0] == {"accelerometer_landing", "customer_landing", "step_trainer_landing"}
-    flat = [z for level in order for z in sorted(level)]
-    assert flat.index("customer_trusted") < flat.index("accelerometer_trusted") < flat.index("customer_curated") \
-        < flat.index("step_trainer_trusted") < flat.index("machine_learning_curated")
-    assert job["ExecutionProperty"]["MaxConcurrentRuns"] >= max(len(level) for level in order)
+    levels = _levels(definition, job)
+    assert levels[0] == {"accelerometer_landing", "customer_landing", "step_trainer_landing"}
+    ran = [z for level in levels for z in level]
+    upstream = _upstream_from_yaml(project.config_dir)
+    assert sorted(ran) == sorted(upstream), "every zone runs, each once"
+    for i, level in enumerate(levels):
+        before = set().union(*levels[:i])
+        for zone in level:
+            assert upstream[zone] <= before, f"{zone} runs before {upstream[zone] - before} finished"
+    assert job["ExecutionProperty"]["MaxConcurrentRuns"] >= max(len(level) for level in levels)
 
 
-def _walk(definition):
-    name = definition["StartAt"]
+def _levels(definition, job) -> list[set[str]]:
+    """The zones each state of the chain runs, in order; checks that every task runs the deployed
+    job (and waits for it) with --pipeline naming its one zone, and that the chain reaches every state."""
+    def task_zone(state) -> str:
+        assert state["Type"] == "Task" and state["Resource"] == "arn:aws:states:::glue:startJobRun.sync", state
+        assert state["Parameters"]["JobName"] == job["Name"], state
+        arguments = state["Parameters"]["Arguments"]
+        # --env and --config-uri come from the job's defaults; a state may only repeat them.
+        assert all(job["DefaultArguments"].get(k) == v for k, v in arguments.items() if k != "--pipeline"), arguments
+        return arguments["--pipeline"]
+
+    levels, seen, name = [], [], definition["StartAt"]
     while name:
+        assert name not in seen, f"the chain loops at {name!r}"
+        seen.append(name)
         state = definition["States"][name]
-        yield state
+        if state["Type"] == "Parallel":
+            zones = []
+            for branch in state["Branches"]:
+                assert list(branch["States"]) == [branch["StartAt"]], branch
+                only = branch["States"][branch["StartAt"]]
+                assert only.get("End") is True and "Next" not in only, branch
+                zones.append(task_zone(only))
+        else:
+            zones = [task_zone(state)]
+        assert len(zones) == len(set(zones)), state
+        levels.append(set(zones))
         name = state.get("Next")
+        assert name or state.get("End") is True, state
+    assert seen == list(definition["States"]), "every state is on the chain, in order"
+    return levels
 
 
-def _zones(state):
-    if state["Type"] == "Parallel":
-        return {b["StartAt"] for b in state["Branches"]}
-    return {state["Parameters"]["Arguments"]["--pipeline"]}
+def _upstream_from_yaml(config_dir) -> dict[str, set[str]]:
+    """Zone -> the zones it reads, from the YAML files as written (not from the engine's graph)."""
+    import yaml
+
+    specs = {p.stem: yaml.safe_load(p.read_text()) for p in sorted((config_dir / "zones").glob("*.yml"))}
+    producer = {spec["target"]["table"]: name for name, spec in specs.items()}
+    upstream = {}
+    for name, spec in specs.items():
+        tables = {(spec.get("source") or {}).get("table")} | {j["table"] for j in spec.get("joins", [])} \
+            | set((spec.get("sql") or {}).get("uses", []))
+        upstream[name] = {producer[t] for t in tables if t}
+    return upstream
 
 
 def test_second_deploy_changes_nothing_and_says_unchanged(aws_env, monkeypatch):

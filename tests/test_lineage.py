@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from lakehouse.config.loader import _Loader, load_project
+from lakehouse.config.loader import _Loader
+from lakehouse.project import load_project
 from lakehouse.config.models import Zone
 from lakehouse.plan.lineage import scope_of
 from tests.conftest import STEDI_CONFIGS

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lakehouse.config.loader import load_environment, load_project, load_zones
+from lakehouse.config.loader import load_environment, load_zones
+from lakehouse.project import load_project
 from lakehouse.errors import ConfigError
 from lakehouse.plan.graph import ZoneGraph
 from tests.conftest import STEDI_CONFIGS

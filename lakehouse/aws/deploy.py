@@ -17,7 +17,7 @@ from lakehouse.errors import LakehouseError
 from lakehouse.quality.suites import GX_REQUIREMENT
 
 if TYPE_CHECKING:
-    from lakehouse.config.loader import Project
+    from lakehouse.project import Project
     from lakehouse.config.models import AwsSettings
 
 
@@ -113,7 +113,7 @@ def plan_and_apply(project: Project, dry_run: bool = False, build_dir: Path | No
     s = require_aws(project)
     plan = DeployPlan()
     wheel = build_wheel(build_dir or Path("build") / "wheel")
-    artifacts = collect(project.config_dir, Path(project.env.expectations_dir), wheel, s.code_prefix)
+    artifacts = collect(project.config_dir, project.suites_dir, wheel, s.code_prefix)
     s3, glue, sfn = aws_client("s3", s), aws_client("glue", s), aws_client("stepfunctions", s)
 
     for artifact in artifacts:

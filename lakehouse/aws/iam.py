@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 from lakehouse.aws.clients import split_s3
 
 if TYPE_CHECKING:
-    from lakehouse.config.loader import Project
+    from lakehouse.project import Project
 
 
 def job_policy(project: Project) -> dict[str, Any]:

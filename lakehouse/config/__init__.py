@@ -1,5 +1,4 @@
-"""Configuration: typed models of zone and environment YAML, and their loading."""
-from lakehouse.config.loader import Project, load_project
+"""Configuration: typed models of zone, environment and project YAML, and their loading."""
 from lakehouse.config.models import Environment, Zone
 
-__all__ = ["Environment", "Project", "Zone", "load_project"]
+__all__ = ["Environment", "Zone"]

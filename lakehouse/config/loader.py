@@ -1,41 +1,26 @@
-"""Load a project's zone and environment YAML into typed models, reporting every problem at once.
+"""Read a project's zone, environment and project YAML into typed models, reporting every problem
+at once. Assembling them with the zone graph and the suites is ``lakehouse.project``'s job.
 
-A project directory holds ``zones/*.yml`` (one zone each) and ``env/<name>.yml`` (one per target).
+A project directory holds ``zones/*.yml`` (one zone each), ``env/<name>.yml`` (one per target) and
+``project.yml`` (where its expectation suites are; optional while the defaults fit).
 Nothing here touches Spark, so a broken config fails in a fraction of a second.
 """
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from lakehouse.config.models import Environment, KeyedError, Zone
+from lakehouse.config.models import Environment, KeyedError, ProjectSettings, Zone
 from lakehouse.errors import ConfigError, Problem
-from lakehouse.plan.graph import ZoneGraph
-from lakehouse.quality.suites import SuiteSpec, load_suite, with_key_checks
 
+PROJECT_FILE = "project.yml"
 _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _URI = re.compile(r"^[a-z][a-z0-9+.-]*://")
-
-
-@dataclass(frozen=True)
-class Project:
-    """A validated set of zones plus the environment they run in."""
-
-    config_dir: Path
-    env: Environment
-    zones: dict[str, Zone]
-    files: dict[str, Path] = field(default_factory=dict)
-    suites: dict[str, SuiteSpec] = field(default_factory=dict)  # zone -> its suite, merge-key checks included
-    graph: ZoneGraph | None = None  # built once, when the project is loaded
-
-    def file_of(self, zone: str) -> str:
-        return str(self.files.get(zone, self.config_dir / "zones"))
 
 
 class _Loader(yaml.SafeLoader):
@@ -153,29 +138,29 @@ def load_environment(config_dir: Path, name: str, overrides: dict[str, Any] | No
     if problems:
         raise ConfigError(problems)
     roots = {k: _absolute(getattr(env, k)) for k in ("landing_root", "lake_root", "reports_root")}
-    # Suites live in expectations/ beside configs/ (configs/<project>/ -> ../../expectations).
-    suites_dir = env.expectations_dir or str(config_dir.resolve().parent.parent / "expectations")
-    return env.model_copy(update={**roots, "expectations_dir": _absolute(suites_dir)})
+    return env.model_copy(update=roots)
 
 
-def load_suites(zones: dict[str, Zone], files: dict[str, Path], suites_dir: Path) -> dict[str, SuiteSpec]:
-    """Each zone's suite: a named one must exist; the default (the table's name) may be absent."""
+def load_suites_dir(config_dir: Path) -> Path:
+    """The folder of the project's suites, as project.yml says (relative to it), and it must exist:
+    a project copied without its suites must not quietly run unguarded."""
+    path = config_dir / PROJECT_FILE
     problems: list[Problem] = []
-    suites: dict[str, SuiteSpec] = {}
-    for name, zone in zones.items():
-        quality = zone.quality
-        suite = quality.suite or zone.target.table
-        path = suites_dir / f"{suite}.json"
-        loaded = None
-        if path.exists():
-            loaded = load_suite(path, suite, quality.actions, quality.max_quarantined_fraction, problems)
-        elif quality.suite or quality.actions:
-            problems.append(Problem(str(files[name]), "expectations", f"no suite file {path}",
-                                    f"create it, or name one of: {', '.join(sorted(p.stem for p in suites_dir.glob('*.json')))}"))
-        suites[name] = with_key_checks(loaded, zone.target.merge_keys, zone.target.table, files[name])
-    if problems:
-        raise ConfigError(problems)
-    return suites
+    settings = ProjectSettings()
+    if path.exists():
+        data = _read_yaml(path, problems)
+        settings = _validate(ProjectSettings, {} if data is None else data, path, problems,
+                             "write 'expectations: <folder of the suites, relative to this file>'")
+        if problems:
+            raise ConfigError(problems)
+    folder = (config_dir / settings.expectations).resolve()
+    if not folder.is_dir():
+        given = "" if path.exists() else f" (the default, as {path} does not exist)"
+        raise ConfigError([Problem(str(path), "expectations", f"{settings.expectations!r}{given} names "
+                                   f"{folder}, which is not a folder",
+                                   f"set 'expectations:' in {path} to the folder holding the <table>.json "
+                                   "suites, relative to that file")])
+    return folder
 
 
 def load_zones(config_dir: Path) -> tuple[dict[str, Zone], dict[str, Path]]:
@@ -200,17 +185,3 @@ def load_zones(config_dir: Path) -> tuple[dict[str, Zone], dict[str, Path]]:
     if problems:
         raise ConfigError(problems)
     return zones, files
-
-
-def load_project(config_dir: str | Path, env: str = "local", overrides: dict[str, Any] | None = None) -> Project:
-    """Load and validate everything (models and the zone graph) without starting Spark."""
-    config_dir = Path(config_dir)
-    if not config_dir.is_dir():
-        raise ConfigError([Problem(str(config_dir), "", "config directory not found",
-                                   "pass --config-dir pointing at a folder with zones/ and env/")])
-    zones, files = load_zones(config_dir)
-    environment = load_environment(config_dir, env, overrides)
-    project = Project(config_dir, environment, zones, files)
-    graph = ZoneGraph.build(zones, project.file_of)  # ConfigError on unknown tables, duplicates and cycles
-    suites = load_suites(zones, files, Path(environment.expectations_dir))
-    return Project(config_dir, environment, zones, files, suites, graph)

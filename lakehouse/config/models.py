@@ -159,7 +159,8 @@ class Zone(Model):
     columns: Columns | None = None
     sql: SqlTransform | None = None
     dedupe: Dedupe | None = None
-    expectations: str | Quality | None = None
+    # A suite name, per-zone changes, or false: no suite on purpose (only the merge keys are checked).
+    expectations: Literal[False] | str | Quality | None = None
     target: Target
 
     @field_validator("name")
@@ -202,7 +203,14 @@ class Zone(Model):
         return self.target.mode or ("upsert" if self.layer == "landing" else "mirror")
 
     @property
+    def unguarded(self) -> bool:
+        """The YAML says this zone has no suite on purpose."""
+        return self.expectations is False
+
+    @property
     def quality(self) -> Quality:
+        if self.expectations is False:
+            return Quality()
         if isinstance(self.expectations, str):
             return Quality(suite=self.expectations)
         return self.expectations or Quality()
@@ -210,6 +218,13 @@ class Zone(Model):
     @property
     def dedupe_keys(self) -> list[str]:
         return list(self.dedupe.keys) if self.dedupe and self.dedupe.keys else list(self.target.merge_keys)
+
+
+class ProjectSettings(Model):
+    """``project.yml`` beside ``zones/`` and ``env/``: what every zone of the project shares."""
+
+    # configs/<project>/project.yml -> the repository's expectations/; the job keeps that layout.
+    expectations: str = Field("../../expectations", description="folder of the GX suites, relative to project.yml")
 
 
 class AwsSettings(Model):
@@ -241,7 +256,6 @@ class Environment(Model):
     lake_root: str
     database: str
     reports_root: str
-    expectations_dir: str | None = Field(None, description="default: expectations/ beside configs/")
     delta_jars: Literal["maven", "provided"] = Field("maven", description="provided on AWS Glue (--datalake-formats delta)")
     metastore: Literal["memory", "provided", "none"] = Field(
         "memory", description="memory: each process names the tables from the config; provided: Glue's catalog")

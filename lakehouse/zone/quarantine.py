@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from pyspark.sql import functions as F
 
 from lakehouse import catalog
+from lakehouse.project import quarantine_table
 from lakehouse.quality.gate import FAILED
 from lakehouse.zone.sources import AUDIT_COLUMNS, SOURCE_FILE
 from lakehouse.zone.targets import Append, Write
@@ -25,11 +26,11 @@ KEYS = ["zone", "source_file", "raw", "failed_expectations"]
 
 
 def table_name(zone: Zone) -> str:
-    return f"{zone.target.table}_quarantine"
+    return quarantine_table(zone)
 
 
 def location(env: Environment, zone: Zone) -> str:
-    return env.table_path(zone.layer, table_name(zone))
+    return env.table_path(zone.layer, quarantine_table(zone))
 
 
 def malformed_rows(bad: DataFrame) -> DataFrame:

@@ -35,7 +35,7 @@ from lakehouse.zone.validate import check_promotable
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from lakehouse.config.loader import Project
+    from lakehouse.project import Project
     from lakehouse.ledger import ZoneState
     from lakehouse.plan.graph import ZoneGraph
 

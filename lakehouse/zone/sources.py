@@ -8,7 +8,7 @@ with ``source.kind`` (inferred for files, tables and SQL).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from pyspark.sql import functions as F
 from pyspark.sql.utils import AnalysisException
@@ -21,7 +21,7 @@ from lakehouse.zone.context import Batch, Inputs
 from lakehouse.zone.transform import query
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, DataFrameReader
+    from pyspark.sql import DataFrame, DataFrameReader, SparkSession
 
     from lakehouse.zone.context import ZoneContext
 
@@ -47,6 +47,11 @@ class SourceKind:
 
     def read(self, ctx: ZoneContext, inputs: Inputs | None, incremental: bool) -> Batch:
         raise NotImplementedError
+
+    def empty(self, spark: SparkSession, zone: Any, table: Callable[[str], DataFrame]) -> DataFrame | None:
+        """The source rows' shape, with no rows, for checking the YAML's column names before any
+        data is read (``table`` gives an upstream table's shape); None when the kind cannot tell."""
+        return None
 
 
 @register
@@ -83,6 +88,9 @@ class TableSource(SourceKind):
         source = tables.read(zone.source.table)
         return Batch(source, FULL, source=source)
 
+    def empty(self, spark, zone, table):
+        return table(zone.source.table)
+
 
 @register
 class SqlSource(SourceKind):
@@ -96,6 +104,9 @@ class SqlSource(SourceKind):
 
     def read(self, ctx: ZoneContext, inputs: Inputs | None, incremental: bool) -> Batch:
         return Batch(query(ctx.spark, ctx.zone, ctx.tables.read), FULL)
+
+    def empty(self, spark, zone, table):
+        return query(spark, zone, table)
 
 
 @register
@@ -124,7 +135,7 @@ class FilesSource(SourceKind):
         if not files:
             return Batch(None, INCREMENTAL)
         fmt = FORMATS[zone.source.format]
-        ddl = ", ".join(f"`{c}` {t}" for c, t in zone.source.schema_.items())
+        ddl = _ddl(zone)
         reader = ctx.spark.read.schema(ddl if fmt.corrupt is None else f"{ddl}, {CORRUPT} string")
         parsed = (fmt.load(reader, [f.path for f in files])
                   .withColumn(SOURCE_FILE, F.col("_metadata.file_path"))
@@ -138,6 +149,13 @@ class FilesSource(SourceKind):
             F.col(CORRUPT).alias("raw"), F.col(SOURCE_FILE).alias("source_file"))
         return Batch(good, INCREMENTAL if incremental else FULL, parsed=parsed, malformed=bad, files=files,
                      compete=incremental)
+
+    def empty(self, spark, zone, table):
+        return spark.createDataFrame([], f"{_ddl(zone)}, {SOURCE_FILE} string, {INGESTED_AT} timestamp")
+
+
+def _ddl(zone: Any) -> str:
+    return ", ".join(f"`{c}` {t}" for c, t in zone.source.schema_.items())
 
 
 def _name(path: str) -> str:

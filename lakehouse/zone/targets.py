@@ -77,7 +77,12 @@ class TargetMode:
         if delta_version(spark, w.location) is None:
             return _create(spark, w)
         target = DeltaTable.forPath(spark, w.location)
-        if _add_new_columns(spark, w.location, w.staged, target.toDF()) or ops is None:
+        if _add_new_columns(spark, w.location, w.staged, target.toDF()):
+            # A DeltaTable handle keeps the snapshot it was made from: without a new one, the
+            # MERGE would still see the table without the columns just added (t.<new> unresolved).
+            target = DeltaTable.forPath(spark, w.location)
+            ops = None
+        if ops is None:
             ops = self.changes(w, target.toDF())
         ops = ops.cache()
         try:
@@ -95,6 +100,7 @@ class TargetMode:
 
     def changes(self, w: Write, current: DataFrame) -> DataFrame:
         """The rows the MERGE needs: new or changed (upsert), and (mirror) departed keys (delete)."""
+        current = _with_missing_columns(current, w.staged)
         ops = _new_or_changed(w.staged, current, w.keys, compare=self.updates).withColumn(OP, F.lit("upsert"))
         if self.deletes:
             ops = ops.unionByName(_departed(w, current).withColumn(OP, F.lit("delete")), allowMissingColumns=True)
@@ -180,6 +186,15 @@ def _departed(w: Write, current: DataFrame) -> DataFrame:
     candidates = current if w.scope is None else within(current, w.scope, w.scope_keys)
     gone = candidates.select(*w.keys).alias("t").join(w.staged.alias("s"), _same("t", "s", w.keys), "left_anti")
     return gone
+
+
+def _with_missing_columns(current: DataFrame, staged: DataFrame) -> DataFrame:
+    """The target as it will be once the staged rows' new columns are added: null in every row.
+    (An upstream table that gained a column brings it to a zone that passes its columns through,
+    in an incremental run too; comparing against the table as it is would name a missing column.)"""
+    have = {c.lower() for c in current.columns}
+    new = {f.name: F.lit(None).cast(f.dataType) for f in staged.schema.fields if f.name.lower() not in have}
+    return current.withColumns(new) if new else current
 
 
 def _add_new_columns(spark: SparkSession, location: str, staged: DataFrame, current: DataFrame) -> bool:
