@@ -71,22 +71,60 @@ def test_first_deploy_creates_everything_with_the_exact_job_arguments(aws_env):
     assert job["ExecutionProperty"]["MaxConcurrentRuns"] >= max(len(level) for level in levels)
 
 
+RETRIED = {"Glue.ConcurrentRunsExceededException", "Glue.ThrottlingException", "Glue.AWSGlueException"}
+
+
+def _all_state_names(definition) -> list[str]:
+    names = []
+    for name, state in definition["States"].items():
+        names.append(name)
+        for branch in state.get("Branches", []):
+            names += _all_state_names(branch)
+    return names
+
+
 def _levels(definition, job) -> list[set[str]]:
     """The zones each state of the chain runs, in order; checks that every task runs the deployed
-    job (and waits for it) with --pipeline naming its one zone, and that the chain reaches every state."""
+    job (and waits for it) with --pipeline naming its one zone and the execution's name as --run-id,
+    retries with backoff what is worth waiting out, that every state of the chain catches into a Fail
+    state carrying the error, that names are short and valid, and that the chain reaches every state."""
+    import re
+
+    names = _all_state_names(definition)
+    assert len(names) == len(set(names)), "state names are unique across the whole machine"
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{1,80}", n) for n in names), names
+
     def task_zone(state) -> str:
         assert state["Type"] == "Task" and state["Resource"] == "arn:aws:states:::glue:startJobRun.sync", state
         assert state["Parameters"]["JobName"] == job["Name"], state
         arguments = state["Parameters"]["Arguments"]
+        assert arguments["--run-id.$"] == "$$.Execution.Name", arguments
         # --env and --config-uri come from the job's defaults; a state may only repeat them.
-        assert all(job["DefaultArguments"].get(k) == v for k, v in arguments.items() if k != "--pipeline"), arguments
+        assert all(job["DefaultArguments"].get(k) == v for k, v in arguments.items()
+                   if k not in ("--pipeline", "--run-id.$")), arguments
+        (retry,) = state["Retry"]
+        assert set(retry["ErrorEquals"]) == RETRIED, retry
+        assert retry["BackoffRate"] > 1 and retry["MaxAttempts"] >= 3 and retry["IntervalSeconds"] >= 1, retry
+        assert not {"States.ALL", "States.TaskFailed"} & set(retry["ErrorEquals"]), "a failed run is not rerun"
         return arguments["--pipeline"]
+
+    fail_states = set()
+
+    def check_catch(state):
+        (catch,) = state["Catch"]
+        assert catch["ErrorEquals"] == ["States.ALL"], catch
+        target = definition["States"][catch["Next"]]
+        assert target["Type"] == "Fail", target
+        assert target["ErrorPath"] == catch["ResultPath"] + ".Error" and \
+            target["CausePath"] == catch["ResultPath"] + ".Cause", (catch, target)
+        fail_states.add(catch["Next"])
 
     levels, seen, name = [], [], definition["StartAt"]
     while name:
         assert name not in seen, f"the chain loops at {name!r}"
         seen.append(name)
         state = definition["States"][name]
+        check_catch(state)
         if state["Type"] == "Parallel":
             zones = []
             for branch in state["Branches"]:
@@ -100,7 +138,8 @@ def _levels(definition, job) -> list[set[str]]:
         levels.append(set(zones))
         name = state.get("Next")
         assert name or state.get("End") is True, state
-    assert seen == list(definition["States"]), "every state is on the chain, in order"
+    assert seen + sorted(fail_states) == list(definition["States"]), \
+        "every state is on the chain, in order, but the Fail state the chain catches into"
     return levels
 
 
@@ -230,3 +269,126 @@ def test_catalog_entry_follows_the_delta_schema(aws_env):
     assert [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]] == \
         [("user", "string"), ("timestamp", "bigint"), ("magnitude", "double")]
     assert table["Parameters"]["table_type"] == "DELTA" and table["StorageDescriptor"]["Location"] == location
+
+
+def test_catalog_entry_is_readable_by_spark_and_athena(aws_env):
+    """Athena needs table_type=DELTA and the location; Spark needs the provider and the SerDe's path.
+    An entry registered before the Spark keys existed is brought up to date."""
+    from pyspark.sql.types import LongType, StringType, StructField, StructType
+
+    from lakehouse.aws.glue_catalog import ensure_database, register, table_input
+
+    project, bucket, endpoint, _ = aws_env
+    env = project.env
+    ensure_database(env)
+    glue = boto3.client("glue", endpoint_url=endpoint, region_name="us-east-1")
+    schema = StructType([StructField("user", StringType()), StructField("timestamp", LongType())])
+    location = f"s3://{bucket}/lake/curated/steps"
+
+    old = table_input("steps", location, schema, "steps")
+    del old["Parameters"]["spark.sql.sources.provider"], old["StorageDescriptor"]["SerdeInfo"]["Parameters"]
+    glue.create_table(DatabaseName=env.database, TableInput=old)
+    assert register(env, "steps", f"s3a://{bucket}/lake/curated/steps", schema, "steps") == "updated"
+    assert register(env, "steps", location, schema, "steps") == "unchanged"
+
+    table = glue.get_table(DatabaseName=env.database, Name="steps")["Table"]
+    assert table["Parameters"]["spark.sql.sources.provider"] == "delta"
+    assert table["Parameters"]["table_type"] == "DELTA" and table["TableType"] == "EXTERNAL_TABLE"
+    storage = table["StorageDescriptor"]
+    assert storage["Location"] == location and storage["SerdeInfo"]["Parameters"] == {"path": location}
+    assert [c["Name"] for c in storage["Columns"]] == ["user", "timestamp"]
+
+
+def _fake_wheel(folder, name):
+    import zipfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(folder / name, "w") as wheel:
+        wheel.writestr(name.split("-")[0] + "/__init__.py", "")
+    return name
+
+
+def test_a_wheelhouse_is_uploaded_and_the_job_installs_from_it_with_no_index(aws_env, monkeypatch, tmp_path):
+    """A job in a VPC with no internet: every module comes from S3 and pip never asks an index."""
+    project, bucket, endpoint, build = aws_env
+    house = tmp_path / "wheelhouse"
+    wheels = [_fake_wheel(house, "great_expectations-1.24.1-py3-none-any.whl"),
+              _fake_wheel(house, "marshmallow-3.26.1-py3-none-any.whl")]
+    monkeypatch.setenv("STEDI_WHEELHOUSE", str(house))
+    plan = deploy(project, build)
+    assert {(s.name, s.action) for s in plan.steps} >= {(f"code/wheelhouse/{w}", "create") for w in wheels}
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    stored = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="code/wheelhouse/")["Contents"]}
+    assert stored == {f"code/wheelhouse/{w}" for w in wheels}
+
+    glue = boto3.client("glue", endpoint_url=endpoint, region_name="us-east-1")
+    args = glue.get_job(JobName=f"job-{bucket}")["Job"]["DefaultArguments"]
+    modules = args["--additional-python-modules"].split(",")
+    assert modules[:2] == [f"s3://{bucket}/code/wheelhouse/{w}" for w in wheels]
+    assert len(modules) == 3 and modules[2].startswith(f"s3://{bucket}/code/dist/lakehouse-")
+    assert args["--python-modules-installer-option"] == "--no-index"
+    assert not deploy(project, build).changed
+
+
+def test_a_wheelhouse_without_the_pinned_gx_is_refused(aws_env, monkeypatch, tmp_path):
+    from lakehouse.aws.deploy import DeployError
+
+    project, _, _, build = aws_env
+    _fake_wheel(tmp_path / "house", "great_expectations-1.0.0-py3-none-any.whl")
+    monkeypatch.setenv("STEDI_WHEELHOUSE", str(tmp_path / "house"))
+    with pytest.raises(DeployError, match="great_expectations-1.24.1"):
+        deploy(project, build, dry_run=True)
+
+
+def test_a_removed_zone_is_deleted_from_s3_and_the_job_no_longer_sees_it(aws_env):
+    from lakehouse.aws.s3 import list_keys
+
+    project, bucket, endpoint, build = aws_env
+    deploy(project, build)
+    key = "code/configs/stedi/zones/machine_learning_curated.yml"
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    s3.put_object(Bucket=bucket, Key="code/expectations/retired_suite.json", Body=b"{}")
+    s3.put_object(Bucket=bucket, Key="code/configs/other_project/zones/kept.yml", Body=b"x: 1")
+    (project.config_dir / "zones" / "machine_learning_curated.yml").unlink()
+
+    dry = deploy(project, build, dry_run=True)
+    assert {(s.name, s.action) for s in dry.steps if s.action == "delete"} == \
+        {(key, "delete"), ("code/expectations/retired_suite.json", "delete")}
+    s3.head_object(Bucket=bucket, Key=key)  # the dry run deleted nothing
+
+    plan = deploy(project, build)
+    assert sorted(s.name for s in plan.steps if s.action == "delete") == \
+        ["code/configs/stedi/zones/machine_learning_curated.yml", "code/expectations/retired_suite.json"]
+    with pytest.raises(s3.exceptions.ClientError):
+        s3.head_object(Bucket=bucket, Key=key)
+    s3.head_object(Bucket=bucket, Key="code/configs/other_project/zones/kept.yml")  # not this project's
+    glue = boto3.client("glue", endpoint_url=endpoint, region_name="us-east-1")
+    config_uri = glue.get_job(JobName=f"job-{bucket}")["Job"]["DefaultArguments"]["--config-uri"]
+    seen = list_keys(config_uri)
+    assert seen and not any(k.endswith("/machine_learning_curated.yml") for k in seen)
+    assert "code/configs/stedi/zones/customer_trusted.yml" in seen
+    assert not deploy(project, build).changed
+
+
+def test_deploy_prints_each_deletion(aws_env):
+    project, _, _, _ = aws_env
+    args = ["--config-dir", str(project.config_dir), "--env", "aws", "deploy"]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    (project.config_dir / "zones" / "machine_learning_curated.yml").unlink()
+    dry = CliRunner().invoke(cli, [*args, "--dry-run"], terminal_width=400)
+    assert dry.exit_code == 0 and "machine_learning_curated.yml" in dry.output and "delete" in dry.output
+    done = CliRunner().invoke(cli, args, terminal_width=400)
+    assert done.exit_code == 0 and "machine_learning_curated.yml" in done.output and "delete" in done.output
+    assert "machine_learning_curated.yml" not in CliRunner().invoke(cli, args, terminal_width=400).output
+
+
+def test_state_names_stay_short_and_valid_whatever_the_zone_name():
+    import re
+
+    from lakehouse.aws.deploy import state_name
+
+    long_a, long_b = "z" * 120 + "_a", "z" * 120 + "_b"
+    names = [state_name("run_", z) for z in ("customer_trusted", "odd name: x,y", long_a, long_b)]
+    assert names[0] == "run_customer_trusted"
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{1,80}", n) for n in names), names
+    assert len(set(names)) == 4, "truncated names stay distinct"

@@ -163,3 +163,26 @@ def test_full_refresh_takes_true_or_false(job, no_spark, capsys):
     assert not job.full_refresh(job.resolve_options(["--JOB_NAME", "j", "--pipeline", "all"]))
     assert job.main(["--JOB_NAME", "j", "--pipeline", "all", "--full-refresh", "yes"]) == 2
     assert "--full-refresh takes true or false" in capsys.readouterr().err
+
+
+def test_the_state_machines_run_id_reaches_the_engine(job, monkeypatch, capsys):
+    """Step Functions passes its execution name as --run-id to every zone's run (lakehouse/aws/deploy.py)."""
+    import lakehouse.engine
+    import lakehouse.runtime.session
+    from lakehouse.errors import LakehouseError
+
+    execution_name = "3f2b8c1e-9a4d-4e0f-b6a2-7c5d1e8f9a0b"
+    argv = [*GLUE_ARGV[:4], "--run-id", execution_name, "--config-uri", str(STEDI_CONFIGS)]
+    assert job.resolve_options(argv)["run-id"] == execution_name
+
+    seen = {}
+
+    def fake_run(project, pipeline, **kwargs):
+        seen.update(kwargs, pipeline=pipeline)
+        raise LakehouseError("stop before Spark work")
+
+    monkeypatch.setattr(lakehouse.runtime.session, "get_session", lambda env: object())
+    monkeypatch.setattr(lakehouse.engine, "run_pipeline", fake_run)
+    assert job.main(argv) != 0
+    assert seen["run_id"] == execution_name and seen["pipeline"] == "customer_trusted"
+    assert "stop before Spark work" in capsys.readouterr().err

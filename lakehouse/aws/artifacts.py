@@ -52,12 +52,24 @@ def build_wheel(out_dir: Path) -> Path:
     return wheels[0]
 
 
-def collect(config_dir: Path, suites_dir: Path, wheel: Path, prefix: str) -> list[Artifact]:
+def collect(config_dir: Path, suites_dir: Path, wheel: Path, prefix: str,
+            wheelhouse: list[Path] = ()) -> list[Artifact]:
     """Every file the job needs, and the key it lives at under the code prefix."""
     prefix = prefix.strip("/")
     project = config_dir.name
     files = [(JOB_SCRIPT, f"{prefix}/pipelines/{JOB_SCRIPT.name}"), (wheel, f"{prefix}/dist/{wheel.name}")]
+    files += [(p, f"{prefix}/wheelhouse/{p.name}") for p in wheelhouse]
     files += [(p, f"{prefix}/configs/{project}/{p.relative_to(config_dir).as_posix()}")
               for p in sorted(config_dir.rglob("*.yml"))]
     files += [(p, f"{prefix}/expectations/{p.name}") for p in sorted(suites_dir.glob("*.json"))]
     return [Artifact(path, key, file_sha256(path)) for path, key in files]
+
+
+def wheelhouse_wheels(folder: str | None) -> list[Path]:
+    """The wheels of an offline wheelhouse (relative to the current directory), sorted; none without one."""
+    if folder is None:
+        return []
+    wheels = sorted(Path(folder).expanduser().glob("*.whl"))
+    if not wheels:
+        raise BuildFailed(f"the wheelhouse {folder!r} holds no .whl files (see README, 'Run on AWS Glue')")
+    return wheels

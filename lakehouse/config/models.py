@@ -241,8 +241,10 @@ class AwsSettings(Model):
     timeout_minutes: int = Field(60, ge=1)
     state_machine_role_arn: str = Field(description="role Step Functions uses to start the job runs")
     endpoint_url: str | None = Field(None, description="an S3/Glue stand-in (moto) for tests; empty on AWS")
+    wheelhouse: str | None = Field(None, description="a local folder of wheels (GX and its dependencies) "
+                                   "the job installs from S3 with pip --no-index: a job in a VPC with no internet")
 
-    @field_validator("endpoint_url")
+    @field_validator("endpoint_url", "wheelhouse")
     @classmethod
     def _empty(cls, value: str | None) -> str | None:
         return value or None
