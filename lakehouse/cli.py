@@ -52,6 +52,13 @@ def cli(ctx: click.Context, config_dir: Path, env_name: str) -> None:
     ctx.obj = {"config_dir": config_dir, "env": env_name}
 
 
+def _echo_json(data) -> None:
+    """Plain JSON on stdout (no rich markup or wrapping), for scripts and CI."""
+    import json
+
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
 def _project(ctx: click.Context, with_suites: bool = True) -> Project:
     return load_project(ctx.obj["config_dir"], ctx.obj["env"], with_suites=with_suites)
 
@@ -96,16 +103,19 @@ def validate(ctx: click.Context, fast: bool) -> None:
 
 @cli.command()
 @click.option("--pipeline", default="all", show_default=True, help="all, a layer, a zone or table, or a comma list.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout, for scripts.")
 @click.pass_context
-def plan(ctx: click.Context, pipeline: str) -> None:
+def plan(ctx: click.Context, pipeline: str, as_json: bool) -> None:
     """Show the run order and each zone's dependencies."""
     from lakehouse.plan.lineage import scope_of
 
     project = _project(ctx, with_suites=False)
     graph = project.graph
     table = Table(title=f"plan for --pipeline {pipeline}")
-    for column in ("#", "zone", "layer", "reads", "writes", "merge keys", "mode", "a change recomputes"):
+    columns = ("#", "zone", "layer", "reads", "writes", "merge keys", "mode", "a change recomputes")
+    for column in columns:
         table.add_column(column)
+    rows = []
     for i, name in enumerate(graph.select(pipeline), 1):
         zone = graph.zones[name]
         reads = ", ".join(zone.upstream) or (f"files: {zone.source.path}" if zone.source.path else zone.source.kind)
@@ -114,27 +124,40 @@ def plan(ctx: click.Context, pipeline: str) -> None:
             recomputes = "new or changed files"
         else:
             recomputes = f"rows with the changed {scope.describe()}" if scope else "the whole table"
-        table.add_row(str(i), name, zone.layer, reads, f"{project.env.database}.{zone.target.table}",
-                      ", ".join(zone.target.merge_keys), zone.target_mode, recomputes)
-    out.print(table)
+        rows.append([str(i), name, zone.layer, reads, f"{project.env.database}.{zone.target.table}",
+                     ", ".join(zone.target.merge_keys), zone.target_mode, recomputes])
+        table.add_row(*rows[-1])
+    if as_json:
+        keys = ("order", "zone", "layer", "reads", "writes", "merge_keys", "mode", "recomputes")
+        _echo_json([{**dict(zip(keys, row)), "order": int(row[0]), "merge_keys": graph.zones[row[1]].target.merge_keys,
+                     "depends_on": graph.depends_on[row[1]]} for row in rows])
+    else:
+        out.print(table)
 
 
 @cli.command()
 @click.option("--pipeline", required=True, help="all, a layer, a zone or table, or a comma list.")
 @click.option("--full-refresh", is_flag=True,
               help="Re-read every landing file and recompute every zone in full, ignoring the ledger.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout, for scripts.")
 @click.pass_context
-def run(ctx: click.Context, pipeline: str, full_refresh: bool) -> None:
+def run(ctx: click.Context, pipeline: str, full_refresh: bool, as_json: bool) -> None:
     """Run zones in dependency order, each doing only the work its changed inputs require."""
     from lakehouse.engine import run_pipeline
     from lakehouse.reports.render import summary_table
 
     project = _project(ctx)
-    with out.status("starting Spark...") as status:
+    progress = err if as_json else out  # with --json, stdout holds the JSON alone
+    with progress.status("starting Spark...") as status:
         result = run_pipeline(project, pipeline, full_refresh=full_refresh,
                               on_start=lambda z: status.update(f"running {z}..."),
-                              on_done=lambda r: out.print(f"  {r.status:>10}  {r.zone}  "
-                                                          f"{r.mode}{' ' if r.mode else ''}({r.seconds}s)"))
+                              on_done=lambda r: progress.print(f"  {r.status:>10}  {r.zone}  "
+                                                               f"{r.mode}{' ' if r.mode else ''}({r.seconds}s)"))
+    if as_json:
+        from lakehouse.reports.summary import to_dict
+
+        _echo_json(to_dict(result))
+        sys.exit(0 if result.ok else 1)
     out.print(summary_table(result))
     out.print(f"report: {result.summary_path}" + (f"\ndata docs: {result.data_docs}" if result.data_docs else ""))
     for zone in result.zones:
@@ -146,14 +169,18 @@ def run(ctx: click.Context, pipeline: str, full_refresh: bool) -> None:
 
 @cli.command()
 @click.option("--run", "run_id", default=None, help="A run id; default the latest run.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout, for scripts.")
 @click.pass_context
-def report(ctx: click.Context, run_id: str | None) -> None:
+def report(ctx: click.Context, run_id: str | None, as_json: bool) -> None:
     """Print a run's summary and expectation results, and where its Data Docs are."""
     from lakehouse.reports.render import expectations_table, summary_table
     from lakehouse.reports.summary import read_summary
 
     project = _project(ctx, with_suites=False)
     run = read_summary(project.env.reports_root, run_id)
+    if as_json:
+        _echo_json(run)
+        return
     out.print(summary_table(run))
     out.print(expectations_table(run))
     for zone in run["zones"]:
@@ -169,8 +196,6 @@ def report(ctx: click.Context, run_id: str | None) -> None:
 @click.pass_context
 def history(ctx: click.Context, zone: str | None, limit: int, as_json: bool) -> None:
     """The run ledger: one row per zone per run, newest first."""
-    import json
-
     from lakehouse.ledger import read
     from lakehouse.reports.render import ledger_table
     from lakehouse.runtime.session import get_session
@@ -182,7 +207,7 @@ def history(ctx: click.Context, zone: str | None, limit: int, as_json: bool) -> 
 
     rows = read(None if uses_rust(project.env) else get_session(project.env), project.env, zone, limit)
     if as_json:
-        click.echo(json.dumps(rows, indent=2, default=str))
+        _echo_json(rows)
     elif not rows:
         out.print("no runs recorded yet: lakehouse run --pipeline all")
     else:
@@ -212,8 +237,9 @@ def sql(ctx: click.Context, query: str, limit: int) -> None:
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout, for scripts.")
 @click.pass_context
-def counts(ctx: click.Context) -> None:
+def counts(ctx: click.Context, as_json: bool) -> None:
     """Row count of every zone's table, in run order."""
     from lakehouse.query import table_counts
 
@@ -222,7 +248,11 @@ def counts(ctx: click.Context) -> None:
     table.add_column("table")
     table.add_column("layer")
     table.add_column("rows", justify="right")
-    for name, layer, rows in table_counts(project):
+    counted = table_counts(project)
+    if as_json:
+        _echo_json([{"table": name, "layer": layer, "rows": rows} for name, layer, rows in counted])
+        return
+    for name, layer, rows in counted:
         table.add_row(name, layer, "not built" if rows is None else f"{rows:,}")
     out.print(table)
 

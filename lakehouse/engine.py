@@ -6,6 +6,7 @@ row per zone: the next run starts from there.
 """
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from datetime import datetime, timezone
@@ -20,6 +21,8 @@ from lakehouse.runtime.session import get_session
 from lakehouse.zone.runner import ZoneRunner
 from lakehouse.zone.sources import SOURCE_KINDS, kind_of
 from lakehouse.zone.targets import TARGET_MODES
+
+log = logging.getLogger("lakehouse")
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -57,6 +60,9 @@ def run_pipeline(project: Project, pipeline: str, *, spark: SparkSession | None 
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     result = RunResult(run_id or new_run_id(), pipeline, full_refresh=full_refresh)
     reports = ReportFolder(env.reports_root)
+    log_file = _log_to(reports.log_path(result.run_id))
+    log.info("run %s: --pipeline %s (%s)%s", result.run_id, pipeline, ", ".join(selected),
+             ", full refresh" if full_refresh else "")
     gate = QualityGate(str(reports.local), result.run_id)
     catalog.ensure_database(spark, env)
     states = {} if full_refresh else ledger.load_states(spark, env)
@@ -76,18 +82,40 @@ def run_pipeline(project: Project, pipeline: str, *, spark: SparkSession | None 
                 if not outcome.ok:
                     blocked.update({d: name for d in graph.downstream(name) if d not in blocked})
             result.zones.append(outcome)
+            log.info("%s: %s%s in %ss%s", name, outcome.status, f" ({outcome.mode})" if outcome.mode else "",
+                     outcome.seconds, f": {outcome.message}" if outcome.message else "")
             if on_done:
                 on_done(outcome)
     except BaseException:
+        log.exception("run %s stopped", result.run_id)
         try:  # keep what the zones did, but never hide why the run stopped
             ledger.record(spark, env, result.run_id, pipeline, result.zones)
         except Exception:  # noqa: BLE001, S110
             pass
+        _stop_logging(log_file)
         raise
     ledger.record(spark, env, result.run_id, pipeline, result.zones)
     if env.catalog == "glue":
         catalog.register(spark, env, ledger.TABLE, ledger.location(env), "One row per zone per run")
     result.data_docs = reports.docs_location(gate.build_docs())
     result.seconds = round(time.perf_counter() - start, 2)
+    log.info("run %s: %s in %ss", result.run_id, "ok" if result.ok else "failed", result.seconds)
+    _stop_logging(log_file)  # before save: on S3 the log is uploaded with the summary
     result.summary_path = reports.save(result)
     return result
+
+
+def _log_to(path) -> logging.Handler:
+    """The ``lakehouse`` logger at INFO into the run's log file, for this run only. Whoever runs the
+    engine may add its own handlers (the Glue job: stderr, which CloudWatch keeps)."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log.addHandler(handler)
+    if log.level == logging.NOTSET or log.level > logging.INFO:
+        log.setLevel(logging.INFO)
+    return handler
+
+
+def _stop_logging(handler: logging.Handler) -> None:
+    log.removeHandler(handler)
+    handler.close()

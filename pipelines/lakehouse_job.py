@@ -102,6 +102,23 @@ def _glue_context(spark):
         return None, None
 
 
+def _log_to_stderr():
+    """The ``lakehouse`` logger's stages and tracebacks on stderr, which Glue sends to CloudWatch
+    (the run's log file is uploaded with its summary too). Removed again when the job ends."""
+    import logging
+
+    class _Stderr(logging.StreamHandler):
+        # Whatever sys.stderr is when a record is written, not when the job started.
+        stream = property(lambda self: sys.stderr, lambda self, value: None)
+
+    handler = _Stderr()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log = logging.getLogger("lakehouse")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    return handler
+
+
 def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(CHECKOUT))  # run from a checkout without installing the package
     import tempfile
@@ -114,7 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     from lakehouse.reports.render import summary_table
     from lakehouse.runtime.session import get_session
 
-    console = Console(soft_wrap=True)
+    import logging
+
+    console = Console(soft_wrap=True, width=250)  # CloudWatch is no terminal: never cut a line
+    handler = _log_to_stderr()
     argv = sys.argv[1:] if argv is None else argv
     try:
         options = resolve_options(argv)
@@ -140,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     except LakehouseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    finally:
+        logging.getLogger("lakehouse").removeHandler(handler)
     console.print(summary_table(result))
     console.print(f"report: {result.summary_path}")
     for zone in result.zones:

@@ -16,7 +16,7 @@ import pytest
 
 from lakehouse.aws.deploy import plan_and_apply
 from lakehouse.project import load_project
-from tests.conftest import REAL_DATA, ROOT
+from tests.conftest import ROOT
 from tests.test_real_data import EXPECTED
 
 JOB = ROOT / "pipelines" / "lakehouse_job.py"
@@ -40,9 +40,11 @@ def aws_run(moto_endpoint, sample, tmp_path_factory):
            "COLUMNS": "200"}
     s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
     s3.create_bucket(Bucket=bucket)
-    real = (REAL_DATA / "customer" / "landing").is_dir()
-    _upload_landing(s3, bucket, REAL_DATA if real else sample[0])
-    expected = EXPECTED if real else {t: sample[1]["counts"][t] for t in EXPECTED}
+    # The generated sample, even where the real data is present: what this test shows is the S3
+    # path (s3a, the Glue catalog, argument handling), and tests/test_real_data.py holds the real
+    # data's counts; through moto the real data took 4.5 minutes of the suite's 15.
+    _upload_landing(s3, bucket, sample[0])
+    expected = {t: sample[1]["counts"][t] for t in EXPECTED}
 
     saved = {k: os.environ.get(k) for k in env if k not in os.environ or os.environ[k] != env[k]}
     os.environ.update(env)

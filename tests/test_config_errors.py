@@ -394,3 +394,20 @@ def test_module_entry_runs_from_a_checkout():
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "ok: 8 zones" in proc.stdout
+
+
+def test_piped_output_is_never_cut(config_dir):
+    """Not a terminal (CI, CloudWatch, | less): zone names and headers whole; --json parses."""
+    import json
+
+    proc = subprocess.run([*_console_entry(), "--config-dir", str(config_dir), "plan"], capture_output=True,
+                          text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr
+    assert "…" not in proc.stdout and "a change recomputes" in proc.stdout
+    for zone in ORDER:
+        assert f" {zone} " in proc.stdout, zone
+    proc = subprocess.run([*_console_entry(), "--config-dir", str(config_dir), "plan", "--json"],
+                          capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+    plan = json.loads(proc.stdout)
+    assert [z["zone"] for z in plan] == ORDER
+    assert set(plan[-1]["depends_on"]) == {"customer_curated", "step_trainer_trusted", "accelerometer_trusted"}

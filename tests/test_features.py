@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
@@ -199,7 +200,11 @@ target: {table: broken_sql, merge_keys: [no_such_column]}
     zone = result.zone("broken_sql")
     assert zone.status == "failed" and not result.ok
     assert "zones/broken_sql.yml" in zone.message and "Spark rejected the zone" in zone.message
-    assert "no_such_column" in zone.message
+    assert "no_such_column" in zone.message and "\n" not in zone.message  # one line for the terminal
+    # The run's log keeps what the terminal does not: each stage, and the whole traceback.
+    log = (Path(result.summary_path).parent / f"{result.run_id}.log").read_text()
+    assert "broken_sql: read" in log and "broken_sql failed: zone broken_sql" in log
+    assert "Traceback (most recent call last)" in log and "AnalysisException" in log
 
 
 def test_changed_landing_file_updates_and_duplicates_collapse(spark, sample, sample_run, tmp_path):
@@ -286,3 +291,36 @@ def test_missing_landing_files_fail_the_zone_with_a_hint(spark, tmp_path):
     assert landing.status == "failed" and "cannot read landing files" in landing.message
     assert "customer/landing" in landing.message and "generate-sample" in landing.message
     assert result.zone("customer_trusted").status == "skipped"
+
+
+def test_json_output_for_scripts(sample_run, monkeypatch):
+    """--json on run, report, counts and history: plain JSON alone on stdout, parsed here."""
+    import json
+
+    from click.testing import CliRunner
+
+    from lakehouse.cli import cli
+
+    project, lake, first, manifest = sample_run
+    monkeypatch.setenv("STEDI_LAKE_ROOT", project.env.lake_root)
+    monkeypatch.setenv("STEDI_DATABASE", project.env.database)
+    monkeypatch.setenv("STEDI_REPORTS_ROOT", project.env.reports_root)
+    monkeypatch.setenv("STEDI_LANDING_ROOT", project.env.landing_root)
+    runner = CliRunner()
+    args = ["--config-dir", str(STEDI_CONFIGS)]
+
+    def as_json(*command):
+        result = runner.invoke(cli, [*args, *command, "--json"])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    counted = as_json("counts")
+    assert {c["table"]: c["rows"] for c in counted} == {t: manifest["counts"][t] for t in TABLES}
+    rerun = as_json("run", "--pipeline", "all")
+    assert {z["zone"]: z["status"] for z in rerun["zones"]} == {z.zone: "up to date" for z in first.zones}
+    assert as_json("report", "--run", first.run_id)["run_id"] == first.run_id
+    assert as_json("report")["run_id"] == rerun["run_id"]  # the latest
+    runs = (first.run_id, rerun["run_id"])  # other tests run on this lake too
+    ledger = as_json("history", "--limit", "1000")
+    assert {(r["run_id"], r["zone"]) for r in ledger if r["run_id"] in runs} == \
+        {(run, z.zone) for run in runs for z in first.zones}

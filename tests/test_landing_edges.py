@@ -206,3 +206,22 @@ def test_a_new_json_key_is_ignored_until_declared_then_fills_the_new_column(spar
         a, b = _rows_by_name(spark, evolved, layer, name), _rows_by_name(spark, fresh, layer, name)
         assert a.columns == b.columns, name
         assert (a.count(), a.exceptAll(b).count(), b.exceptAll(a).count()) == (len(keys), 0, 0), name
+
+    # A column declared that no file carries: no row changes anywhere, and the zone downstream has
+    # nothing in its scope, yet both tables gain the column (all null), as a rebuild would have it.
+    edit(configs / "zones" / "step_trainer_landing.yml", f"    {NEW_KEY}: {NEW_KEY_TYPE}\n",
+         f"    {NEW_KEY}: {NEW_KEY_TYPE}\n    never_sent: string\n")
+    edit(tmp_path / "expectations" / "step_trainer_landing.json", f'"{NEW_KEY}",\n', f'"{NEW_KEY}",\n "never_sent",\n')
+    before = {name: _rows_by_name(spark, evolved, layer, name).columns
+              for layer, name in (("landing", "step_trainer_landing"), ("trusted", "step_trainer_readings"))}
+    later = project_for(configs, edges["landing"], Path(evolved.env.lake_root))
+    result = run_pipeline(later, "step_trainer_landing,step_trainer_readings", spark=spark)
+    assert result.ok, [z.message for z in result.zones]
+    downstream = result.zone("step_trainer_readings")
+    assert (downstream.mode, downstream.inserted, downstream.updated, downstream.deleted) == (INCREMENTAL, 0, 0, 0)
+    for layer, name in (("landing", "step_trainer_landing"), ("trusted", "step_trainer_readings")):
+        df = _rows_by_name(spark, later, layer, name)
+        assert df.columns == sorted([*before[name], "never_sent"]), name
+        assert df.where("never_sent IS NOT NULL").count() == 0 and df.count() == len(keys), name
+    again = run_pipeline(later, "step_trainer_landing,step_trainer_readings", spark=spark)
+    assert [z.status for z in again.zones] == ["up to date"] * 2, "the added column is recorded, not redone"

@@ -52,6 +52,12 @@ class ReportFolder:
         self.remote = "://" in reports_root
         self.local = Path(tempfile.mkdtemp(prefix="lakehouse-reports-")) if self.remote else Path(reports_root)
 
+    def log_path(self, run_id: str) -> Path:
+        """The run's log (each zone's stages, a failed zone's traceback), beside its summary."""
+        runs = self.local / "runs"
+        runs.mkdir(parents=True, exist_ok=True)
+        return runs / f"{run_id}.log"
+
     def docs_location(self, local_index: str | None) -> str | None:
         if local_index is None or not self.remote:
             return local_index

@@ -6,6 +6,7 @@ and fingerprint equal that run's is up to date and costs a file listing, no Spar
 """
 from __future__ import annotations
 
+import logging
 import random
 import time
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ from lakehouse.zone import quarantine
 from lakehouse.zone.changes import outside, within
 from lakehouse.zone.context import Tables, ZoneContext
 from lakehouse.zone.sources import CORRUPT, SOURCE_KINDS, kind_of
-from lakehouse.zone.targets import TARGET_MODES, Write, ensure_change_feed
+from lakehouse.zone.targets import TARGET_MODES, Write, add_new_columns, ensure_change_feed
 from lakehouse.zone.transform import dedupe, default_order, shape
 from lakehouse.zone.validate import check_promotable
 
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from lakehouse.ledger import ZoneState
     from lakehouse.plan.graph import ZoneGraph
 
+log = logging.getLogger("lakehouse.zone")
 ATTEMPTS = 3  # a zone that loses a Delta commit race to another run is recomputed and written again
 _CONFLICTS = ("Concurrent", "ProtocolChanged", "MetadataChanged", "FileAlreadyExistsException",
               "DELTA_PATH_EXISTS", "already exists",
@@ -74,11 +76,15 @@ class ZoneRunner:
                 break
             except ZoneFailed as exc:
                 result.status, result.message = FAILED, str(exc)
+                log.error("%s", exc)
             except Exception as exc:  # noqa: BLE001 - a zone's failure is reported, the run goes on
                 if is_conflict(exc) and attempt < ATTEMPTS:
+                    log.warning("%s: a concurrent writer won the commit (attempt %d), recomputing", name, attempt)
                     time.sleep(random.uniform(0.5, 2.0) * attempt)  # let the other writer finish its commit
                     continue
                 result.status, result.message = FAILED, self._explain(name, exc, attempt)
+                # The terminal keeps one line; the log keeps the whole story.
+                log.error("%s failed: %s", name, result.message, exc_info=exc)
             break
         result.seconds = round(time.perf_counter() - start, 2)
         result.ended_at = _now()
@@ -109,7 +115,7 @@ class ZoneRunner:
 
     def _stages(self, ctx: ZoneContext, result: ZoneResult) -> None:
         zone, file, spark = ctx.zone, ctx.file, ctx.spark
-        clock = partial(_timed, result.timings)
+        clock = partial(_timed, result.timings, zone.name)
         suite = self.project.suites.get(zone.name)
         location = self.env.table_path(zone.layer, zone.target.table)
         result.fingerprint = fingerprint(zone, suite.gx_json() if suite else None)
@@ -128,6 +134,9 @@ class ZoneRunner:
             batch = kind.read(ctx, inputs, incremental=fresh)
             result.mode, result.input_files = batch.mode, batch.files
             if batch.rows is None:  # its inputs moved, but nothing they changed reaches this zone
+                empty = kind.empty(spark, zone, ctx.tables.read)
+                if empty is not None and version is not None:
+                    _keep_new_columns(spark, location, shape(zone, empty, ctx.tables.read), result)
                 result.status = OK
                 return
 
@@ -163,6 +172,7 @@ class ZoneRunner:
                 current = spark.read.format("delta").load(location)
                 pending = ctx.cache(mode.changes(_write(zone, location, staged, ctx, batch), current))
                 if pending.isEmpty() and not result.malformed:
+                    _keep_new_columns(spark, location, staged, result, current)
                     result.status = OK
                     return
 
@@ -203,6 +213,14 @@ def _write(zone, location: str, rows: DataFrame, ctx: ZoneContext, batch, count:
                  scope=batch.scope if scoped else None, scope_keys=ctx.scope.keys if scoped else None)
 
 
+def _keep_new_columns(spark, location: str, rows: DataFrame, result: ZoneResult, current=None) -> None:
+    """A zone whose rows did not change still gains a column its upstream gained (added as nulls,
+    as a rebuild would have it), so its schema equals a full rebuild's."""
+    current = spark.read.format("delta").load(location) if current is None else current
+    if add_new_columns(spark, location, rows, current):
+        result.version = delta_version(spark, location)
+
+
 def _with_current_rows(rows: DataFrame, current: DataFrame, keys: list[str]) -> DataFrame:
     """New landing rows plus the target's current row for each of their keys, flagged: the dedupe
     then picks the winner a full rebuild would, and a current row that wins changes nothing."""
@@ -212,8 +230,9 @@ def _with_current_rows(rows: DataFrame, current: DataFrame, keys: list[str]) -> 
 
 
 @contextmanager
-def _timed(into: dict[str, float], step: str):
+def _timed(into: dict[str, float], zone: str, step: str):
     """Adds the step's wall seconds to ``into``, so the summary shows where a zone's time went."""
+    log.info("%s: %s", zone, step)
     start = time.perf_counter()
     try:
         yield

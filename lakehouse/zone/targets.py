@@ -77,7 +77,7 @@ class TargetMode:
         if delta_version(spark, w.location) is None:
             return _create(spark, w)
         target = DeltaTable.forPath(spark, w.location)
-        if _add_new_columns(spark, w.location, w.staged, target.toDF()):
+        if add_new_columns(spark, w.location, w.staged, target.toDF()):
             # A DeltaTable handle keeps the snapshot it was made from: without a new one, the
             # MERGE would still see the table without the columns just added (t.<new> unresolved).
             target = DeltaTable.forPath(spark, w.location)
@@ -197,8 +197,9 @@ def _with_missing_columns(current: DataFrame, staged: DataFrame) -> DataFrame:
     return current.withColumns(new) if new else current
 
 
-def _add_new_columns(spark: SparkSession, location: str, staged: DataFrame, current: DataFrame) -> bool:
-    """Columns a zone's YAML added reach the table before the MERGE names them."""
+def add_new_columns(spark: SparkSession, location: str, staged: DataFrame, current: DataFrame) -> bool:
+    """Columns a zone's YAML (or its upstream table) added reach the table before the MERGE names
+    them, and even when no row changes: a rebuild would have them."""
     have = {c.lower() for c in current.columns}
     new = [f for f in staged.schema.fields if f.name.lower() not in have]
     if new:
