@@ -66,3 +66,17 @@ target: {table: reading_counts, merge_keys: [usr]}
 """)
     text = assert_config_error(invoke("validate", config_dir=config_dir), f"{path}: sql.query:", problems=1)
     assert "`usr` cannot be resolved" in text and "accelerometer_trusted (user, timestamp, x, y, z)" in text
+
+
+def test_a_clean_validate_prints_nothing_on_stderr(config_dir):
+    """As a user runs it: its own JVM, whose start-up says nothing unless something is wrong."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    lakehouse = str(Path(sys.executable).with_name("lakehouse"))
+    proc = subprocess.run([lakehouse, "--config-dir", str(config_dir), "validate"], capture_output=True, text=True,
+                          timeout=300, cwd=config_dir)
+    assert proc.returncode == 0, proc.stderr
+    assert "every column found" in proc.stdout
+    assert proc.stderr == "", "Spark's start-up WARN lines are back"

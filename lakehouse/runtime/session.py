@@ -39,6 +39,32 @@ LOCAL_DEFAULTS = {
 
 _session: SparkSession | None = None
 
+# Spark's default log4j setup prints WARN lines (loopback hostname, native Hadoop) on every start,
+# before setLogLevel("ERROR") can quiet them; a local JVM starts with this instead. The root stays
+# at WARN: PySpark counts as Spark's shell, which announces any other level it is started with.
+_LOG4J = """\
+rootLogger.level = warn
+rootLogger.appenderRef.stderr.ref = stderr
+appender.stderr.type = Console
+appender.stderr.name = stderr
+appender.stderr.target = SYSTEM_ERR
+appender.stderr.layout.type = PatternLayout
+appender.stderr.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
+logger.hostname.name = org.apache.spark.util.Utils
+logger.hostname.level = error
+logger.native.name = org.apache.hadoop.util.NativeCodeLoader
+logger.native.level = error
+"""
+
+
+def _quiet_log4j() -> str:
+    """The JVM option pointing log4j at the file above, written once beside the Ivy cache."""
+    path = ivy_dir().parent / "log4j2-lakehouse.properties"
+    if not path.exists() or path.read_text() != _LOG4J:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_LOG4J)
+    return f"-Dlog4j2.configurationFile=file:{path}"
+
 
 def ivy_dir() -> Path:
     """Where Delta's jars are cached: $LAKEHOUSE_IVY_DIR, else .cache/ivy in the checkout."""
@@ -79,6 +105,7 @@ def session_conf(env: Environment) -> dict[str, str]:
         # no metastore to boot, and no lock that lets only one process in.
         conf["spark.sql.catalogImplementation"] = "in-memory"
         conf["spark.sql.warehouse.dir"] = str(Path(env.lake_root) / "_warehouse")
+        conf["spark.driver.extraJavaOptions"] = _quiet_log4j()  # a JVM this process starts itself
         conf = {**LOCAL_DEFAULTS, **conf}
     return {**conf, **env.spark_conf}
 
