@@ -5,9 +5,8 @@ answered in a fraction of a second with no JVM. ``sql`` stays Spark SQL, the zon
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 
@@ -63,7 +62,7 @@ def show_table(project: Project, name: str, limit: int, console: Console) -> Non
                              f"{', '.join(sorted(built)) or 'none yet (run a pipeline first)'}")
         dataset = rust.DeltaTable(built[name]).to_pyarrow_dataset()
         head = dataset.head(limit)
-        rows = zip(*(head.column(c).to_pylist() for c in head.column_names)) if head.num_rows else []
+        rows = [tuple(row.values()) for row in head.to_pylist()]
         console.print(_render(head.column_names, rows, f"{project.env.database}.{name}: "
                                                        f"{dataset.count_rows():,} rows (first {limit})"))
         return

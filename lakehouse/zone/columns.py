@@ -115,8 +115,13 @@ class _ZoneCheck:
         for name, expr in columns.derive.items():
             df = self.attempt(f"columns.derive.{name}", df, lambda d, n=name, e=expr: d.withColumn(n, F.expr(e)))
         if columns.select is not None:
-            good = [e for i, e in enumerate(columns.select)
-                    if self.attempt(f"columns.select[{i}]", df, lambda d, e=e: d.selectExpr(e)) is not df]
+            good = []
+            for i, expr in enumerate(columns.select):
+                try:
+                    df.selectExpr(expr)
+                    good.append(expr)
+                except AnalysisException as exc:
+                    self.problem(f"columns.select[{i}]", exc, df)
             df = df.selectExpr(*good) if good else df
         for old, new in columns.rename.items():
             if old in df.columns:
