@@ -35,7 +35,16 @@ class GateOutcome:
 
 
 class QualityGate:
-    """One GX context per run, its stores and Data Docs under the reports root."""
+    """Validates in a GX context of this process's own; results and Data Docs under the reports root.
+
+    Suites, data sources, validation definitions and checkpoints live in memory only: GX checks
+    that each one equals its saved copy before it runs, so keeping them in a file context on a
+    shared reports root made two runs at once fail each other ("has changed since it has last been
+    saved"). Only what Data Docs renders is on disk: the validation results, one file per run and
+    zone, which concurrent runs never share, in the folders a file context would use."""
+
+    RESULTS = Path("gx") / "uncommitted" / "validations"
+    DOCS = Path("gx") / "uncommitted" / "data_docs" / "local_site"
 
     def __init__(self, reports_root: str, run_id: str):
         self.root, self.run_id = Path(reports_root), run_id
@@ -47,12 +56,20 @@ class QualityGate:
     def context(self):
         if self._context is None:
             gx = import_gx()
-            from great_expectations.data_context.types.base import ProgressBarsConfig
+            from great_expectations.data_context.types.base import (
+                DataContextConfig, InMemoryStoreBackendDefaults, ProgressBarsConfig)
 
-            self.root.mkdir(parents=True, exist_ok=True)
-            self._context = gx.get_context(mode="file", project_root_dir=str(self.root))
-            self._context.variables.progress_bars = ProgressBarsConfig(globally=False)
-            self._context.variables.analytics_enabled = False
+            defaults = InMemoryStoreBackendDefaults()
+            on_disk = {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(self.root / self.RESULTS)}
+            defaults.stores[defaults.validation_results_store_name]["store_backend"] = on_disk
+            defaults.data_docs_sites = {"local_site": {
+                "class_name": "SiteBuilder", "show_how_to_buttons": False,
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                                  "base_directory": str(self.root / self.DOCS)},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"}}}
+            config = DataContextConfig(store_backend_defaults=defaults, analytics_enabled=False,
+                                       progress_bars=ProgressBarsConfig(globally=False))
+            self._context = gx.get_context(project_config=config, mode="ephemeral")
         return self._context
 
     def check(self, zone: str, suite: SuiteSpec | None, staged: DataFrame, staged_rows: int,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -36,9 +37,17 @@ def write_summary(result: RunResult, reports_root: str) -> str:
     runs.mkdir(parents=True, exist_ok=True)
     text = json.dumps(to_dict(result), indent=2, default=str)
     path = runs / f"{result.run_id}.json"
-    path.write_text(text)
-    (Path(reports_root) / "latest.json").write_text(text)  # a copy, not a link: also works on S3
+    _write_whole(path, text)
+    _write_whole(Path(reports_root) / "latest.json", text)  # a copy, not a link: also works on S3
     return str(path)
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """Readers, and a run ending at the same moment, see one run's file or the other's, never a mix."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
 
 
 class ReportFolder:
