@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable
 
-from lakehouse import catalog, ledger
+from lakehouse import catalog, erasures, ledger
 from lakehouse.errors import ConfigError, Problem
 from lakehouse.quality.gate import QualityGate
 from lakehouse.reports.summary import ReportFolder
@@ -66,7 +66,8 @@ def run_pipeline(project: Project, pipeline: str, *, spark: SparkSession | None 
     gate = QualityGate(str(reports.local), result.run_id)
     catalog.ensure_database(spark, env)
     states = {} if full_refresh else ledger.load_states(spark, env)
-    runner = ZoneRunner(spark, project, graph, gate, result.run_id, started_at, states, full_refresh)
+    runner = ZoneRunner(spark, project, graph, gate, result.run_id, started_at, states, full_refresh,
+                        erasures.load(spark, project))
     blocked: dict[str, str] = {}  # zone -> the failed zone upstream of it
     start = time.perf_counter()
     try:

@@ -178,3 +178,27 @@ def _row(run_id: str, pipeline: str, z: ZoneResult) -> tuple:
         z.version, z.rows_read, z.malformed, z.quarantined, z.promoted, z.inserted, z.updated, z.deleted,
         float(z.seconds), json.dumps([e.to_dict() for e in z.expectations], default=str), z.message or None,
     )
+
+
+def record_maintenance(spark: SparkSession, env: Environment, operation: str,
+                       changed: list[tuple[Any, int | None, int | None, int]],
+                       states: dict[str, ZoneState] | None = None) -> None:
+    """Note a version that erase, maintain or restore committed outside a run, so the zone stays up
+    to date where it was (its inputs and fingerprint unchanged) and downstream zones read the change
+    from the change feed, not by rebuilding. ``changed``: (zone, version before, version after,
+    rows deleted).
+
+    A zone that was not up to date before (its last run failed, or another writer moved its table)
+    gets no row: its next run recomputes it, as it would have."""
+    states = load_states(spark, env) if states is None else states
+    at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    rows = []
+    for zone, before, after, deleted in changed:
+        state = states.get(zone.name)
+        if state is None or state.output_version != before or after == before:
+            continue
+        rows.append(ZoneResult(zone.name, zone.target.table, zone.layer, status=OK, mode=operation,
+                               input_versions=dict(state.input_versions), fingerprint=state.fingerprint,
+                               version=after, deleted=deleted, started_at=at, ended_at=at))
+    run_id = f"{operation}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}"
+    record(spark, env, run_id, operation, rows)

@@ -9,18 +9,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lakehouse.config.loader import PROJECT_FILE, load_environment, load_suites_dir, load_zones
-from lakehouse.config.models import Environment, Zone
+from lakehouse.config.loader import PROJECT_FILE, load_environment, load_settings, load_suites_dir, load_zones
+from lakehouse.config.models import Environment, ProjectSettings, Zone
 from lakehouse.errors import ConfigError, Problem
 from lakehouse.plan.graph import ZoneGraph
 from lakehouse.quality.suites import SuiteSpec, load_suite, with_key_checks
 
 
 LEDGER_TABLE = "lakehouse_runs"
+ERASURES_TABLE = "lakehouse_erasures"
 
 
 def ledger_location(env: Environment) -> str:
     return f"{env.lake_root.rstrip('/')}/_ledger/runs"
+
+
+def erasures_location(env: Environment) -> str:
+    return f"{env.lake_root.rstrip('/')}/_ledger/erasures"
 
 
 def quarantine_table(zone: Zone) -> str:
@@ -38,6 +43,7 @@ class Project:
     suites: dict[str, SuiteSpec] = field(default_factory=dict)  # zone -> its suite, merge-key checks included
     graph: ZoneGraph | None = None
     suites_dir: Path | None = None
+    settings: ProjectSettings = ProjectSettings()
 
     @property
     def project_file(self) -> Path:
@@ -47,8 +53,9 @@ class Project:
         return str(self.files.get(zone, self.config_dir / "zones"))
 
     def table_locations(self) -> dict[str, str]:
-        """Every table the project keeps, by name: targets, quarantines, and the ledger."""
-        env, tables = self.env, {LEDGER_TABLE: ledger_location(self.env)}
+        """Every table the project keeps, by name: targets, quarantines, the ledger and the erasures."""
+        env = self.env
+        tables = {LEDGER_TABLE: ledger_location(env), ERASURES_TABLE: erasures_location(env)}
         for zone in self.zones.values():
             tables[zone.target.table] = env.table_path(zone.layer, zone.target.table)
             tables[quarantine_table(zone)] = env.table_path(zone.layer, quarantine_table(zone))
@@ -67,13 +74,14 @@ def load_project(config_dir: str | Path, env: str = "local", overrides: dict[str
                                    "pass --config-dir pointing at a folder with zones/ and env/")])
     zones, files = load_zones(config_dir)
     environment = load_environment(config_dir, env, overrides)
+    settings = load_settings(config_dir)
     project = Project(config_dir, environment, zones, files)
     graph = ZoneGraph.build(zones, project.file_of)  # ConfigError on unknown tables, duplicates and cycles
     if not with_suites:
-        return Project(config_dir, environment, zones, files, graph=graph)
-    suites_dir = load_suites_dir(config_dir)
+        return Project(config_dir, environment, zones, files, graph=graph, settings=settings)
+    suites_dir = load_suites_dir(config_dir, settings)
     suites = load_suites(zones, files, suites_dir)
-    return Project(config_dir, environment, zones, files, suites, graph, suites_dir)
+    return Project(config_dir, environment, zones, files, suites, graph, suites_dir, settings)
 
 
 def load_suites(zones: dict[str, Zone], files: dict[str, Path], suites_dir: Path) -> dict[str, SuiteSpec]:

@@ -49,6 +49,7 @@ class ZoneResult:
     rows_read: int = 0
     malformed: int = 0          # landing lines that did not fit the schema: in <table>_quarantine
     deduplicated: int | None = None  # landing rows folded into another with the same key
+    erased: int = 0             # landing lines of subjects erased on request, left out (lakehouse erase)
     rows_staged: int = 0
     quarantined: int = 0        # staged rows kept out by a quarantine expectation: in <table>_quarantine
     promoted: int = 0           # staged rows that passed the gate and went to the target

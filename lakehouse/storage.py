@@ -8,6 +8,7 @@ Spark job.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from lakehouse.results import FileEntry
@@ -58,3 +59,28 @@ def delta_rs(root: str):
     except ImportError:
         return None
     return deltalake
+
+
+def data_files(spark: SparkSession, location: str) -> int:
+    """Files a Delta table keeps beside its log (data and change-feed files, current or not)."""
+    fs, path = _fs(spark, location)
+    if not fs.exists(path):
+        return 0
+    found, files = 0, fs.listFiles(path, True)
+    while files.hasNext():
+        status = files.next()
+        found += "/_delta_log/" not in status.getPath().toString()
+    return found
+
+
+@contextmanager
+def jvm_stdout_quiet(spark: SparkSession):
+    """Delta's VACUUM prints "Deleted N files" on the JVM's stdout, which is the CLI's: with
+    --json, stdout must hold the JSON alone. Its own numbers are counted and shown instead."""
+    jvm = spark.sparkContext._jvm
+    saved = jvm.System.out
+    jvm.System.setOut(jvm.java.io.PrintStream(jvm.java.io.OutputStream.nullOutputStream()))
+    try:
+        yield
+    finally:
+        jvm.System.setOut(saved)

@@ -69,6 +69,24 @@ def sample(session_dir):
     return out, manifest.to_dict()
 
 
+def run_all(spark, project: Project, pipeline: str = "all", **kwargs):
+    """Run ``pipeline`` in the shared session; every zone must succeed."""
+    from lakehouse.engine import run_pipeline
+
+    result = run_pipeline(project, pipeline, spark=spark, **kwargs)
+    assert result.ok, [z.message for z in result.zones if not z.ok]
+    return result
+
+
+@pytest.fixture(scope="session")
+def first_delivery(spark, sample, tmp_path_factory):
+    """The tiny sample landed and run once: a lake (and its landing files) that tests copy."""
+    root = tmp_path_factory.mktemp("first")
+    shutil.copytree(sample[0], root / "landing", ignore=shutil.ignore_patterns("manifest.json"))
+    run_all(spark, project_for(STEDI_CONFIGS, root / "landing", root / "lake"))
+    return root
+
+
 @pytest.fixture(scope="session")
 def real_data() -> Path:
     if not (REAL_DATA / "customer" / "landing").is_dir():

@@ -10,9 +10,13 @@ from pathlib import Path
 
 from lakehouse import ledger
 from tests.conftest import ROOT, STEDI_CONFIGS, project_for
-from tests.helpers import TABLES, rows_of
+from tests.helpers import rows_of
 
 LAKEHOUSE = str(Path(sys.executable).with_name("lakehouse"))
+# Every landing zone and one that reads another: the races (the same table, the ledger, GX's
+# reports) are all there, at less than half the time of every zone twice on 2 cores.
+PIPELINE = "landing,customer_trusted"
+WRITTEN = ["customer_landing", "accelerometer_landing", "step_trainer_landing", "customer_trusted"]
 
 
 def test_two_runs_at_once_equal_one_run(spark, sample, tmp_path):
@@ -20,7 +24,7 @@ def test_two_runs_at_once_equal_one_run(spark, sample, tmp_path):
     lake = tmp_path / "shared" / "lake"
     env = {**os.environ, "STEDI_LANDING_ROOT": str(landing), "STEDI_LAKE_ROOT": str(lake),
            "STEDI_REPORTS_ROOT": str(tmp_path / "shared" / "reports"), "COLUMNS": "200"}
-    runs = [subprocess.Popen([LAKEHOUSE, "run", "--pipeline", "all"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+    runs = [subprocess.Popen([LAKEHOUSE, "run", "--pipeline", PIPELINE], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True) for _ in range(2)]
     # While they write: as soon as the first table is committed, ask for it by name from a third
     # process (the catalog is each process's own, named from the config: nothing to lock).
@@ -45,8 +49,8 @@ def test_two_runs_at_once_equal_one_run(spark, sample, tmp_path):
 
     shared = project_for(STEDI_CONFIGS, landing, lake)
     # The generator's manifest counts each table apart from the engine: one run's result.
-    assert {t: rows_of(spark, shared, t).count() for t in TABLES} == {t: sample[1]["counts"][t] for t in TABLES}
-    duplicated = {t for t in TABLES if rows_of(spark, shared, t).count() != rows_of(spark, shared, t).distinct().count()}
+    assert {t: rows_of(spark, shared, t).count() for t in WRITTEN} == {t: sample[1]["counts"][t] for t in WRITTEN}
+    duplicated = {t for t in WRITTEN if rows_of(spark, shared, t).count() != rows_of(spark, shared, t).distinct().count()}
     assert duplicated == set(), "no row written twice"
     runs_recorded = spark.read.format("delta").load(ledger.location(shared.env)).select("run_id").distinct().count()
     assert runs_recorded == 2, "each process keeps its own ledger rows"

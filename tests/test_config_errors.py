@@ -268,13 +268,13 @@ def test_unknown_command_is_a_usage_error():
 
 
 def test_error_message_with_brackets_is_printed_verbatim(config_dir, monkeypatch):
-    import lakehouse.cli
+    import lakehouse.cli.shell
     from lakehouse.errors import ZoneFailed
 
     def fail(*args, **kwargs):
         raise ZoneFailed("customer_landing", "zones/customer_landing.yml", "cannot read [/landing/customer]")
 
-    monkeypatch.setattr(lakehouse.cli, "load_project", fail)
+    monkeypatch.setattr(lakehouse.cli.shell, "load_project", fail)
     result = invoke("validate", config_dir=config_dir)
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), repr(result.exception)
     assert "cannot read [/landing/customer]" in result.stderr

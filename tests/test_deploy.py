@@ -392,3 +392,40 @@ def test_state_names_stay_short_and_valid_whatever_the_zone_name():
     assert names[0] == "run_customer_trusted"
     assert all(re.fullmatch(r"[A-Za-z0-9_-]{1,80}", n) for n in names), names
     assert len(set(names)) == 4, "truncated names stay distinct"
+
+
+def test_a_schedule_from_the_env_file_starts_the_state_machine_and_goes_when_removed(aws_env, monkeypatch):
+    project, bucket, endpoint, build = aws_env
+    scheduler = boto3.client("scheduler", endpoint_url=endpoint, region_name="us-east-1")
+    name = f"job-{bucket}-schedule"
+    first = deploy(project, build)
+    assert "schedule" not in {s.resource for s in first.steps}, "no schedule unless the env file sets one"
+
+    monkeypatch.setenv("STEDI_SCHEDULE", "cron(0 3 * * ? *)")
+    plan = deploy(project, build)
+    assert [(s.resource, s.action) for s in plan.steps if s.action != "unchanged"] == [("schedule", "create")]
+    made = scheduler.get_schedule(Name=name)
+    machine = boto3.client("stepfunctions", endpoint_url=endpoint, region_name="us-east-1").list_state_machines()
+    arn = next(m["stateMachineArn"] for m in machine["stateMachines"] if m["name"] == f"job-{bucket}-zones")
+    assert (made["ScheduleExpression"], made["ScheduleExpressionTimezone"], made["State"]) == \
+        ("cron(0 3 * * ? *)", "UTC", "ENABLED")
+    assert made["Target"]["Arn"] == arn and made["Target"]["RoleArn"].endswith(":role/stedi-lakehouse-scheduler")
+    assert not deploy(project, build).changed, "a second deploy leaves the schedule as it is"
+
+    monkeypatch.setenv("STEDI_SCHEDULE", "rate(6 hours)")
+    assert [(s.resource, s.action) for s in deploy(project, build).steps if s.action != "unchanged"] == \
+        [("schedule", "update")]
+    assert scheduler.get_schedule(Name=name)["ScheduleExpression"] == "rate(6 hours)"
+
+    monkeypatch.delenv("STEDI_SCHEDULE")
+    assert [(s.resource, s.action) for s in deploy(project, build).steps if s.action != "unchanged"] == \
+        [("schedule", "delete")]
+    with pytest.raises(scheduler.exceptions.ResourceNotFoundException):
+        scheduler.get_schedule(Name=name)
+
+
+def test_a_bad_schedule_names_the_file_and_key(config_dir, monkeypatch):
+    monkeypatch.setenv("STEDI_SCHEDULE", "every day")
+    expected = "env/aws.yml: aws.schedule: 'every day' is not a schedule expression: write cron(0 3 * * ? *)"
+    result = CliRunner().invoke(cli, ["--config-dir", str(config_dir), "--env", "aws", "validate", "--fast"])
+    assert result.exit_code == 2 and expected in result.stderr, result.output

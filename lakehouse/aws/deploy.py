@@ -169,7 +169,11 @@ def plan_and_apply(project: Project, dry_run: bool = False, build_dir: Path | No
     job = job_definition(project, wheel.name, width, [w.name for w in wheelhouse])
     plan.steps.append(_job(glue, s.job_name, job, dry_run))
     plan.steps.append(_database(glue, project.env.database, dry_run))
-    plan.steps.append(_state_machine(sfn, f"{s.job_name}-zones", definition, s.state_machine_role_arn, dry_run))
+    machine, arn = _state_machine(sfn, f"{s.job_name}-zones", definition, s.state_machine_role_arn, dry_run)
+    plan.steps.append(machine)
+    step = _schedule(aws_client("scheduler", s), f"{s.job_name}-schedule", s, arn, dry_run)
+    if step is not None:
+        plan.steps.append(step)
     # last: until the job and state machine point at the new files, a run starting now needs the old
     plan.steps.extend(_prune(s3, s.bucket, managed_prefixes(s, project.config_dir.name),
                              {a.key for a in artifacts}, dry_run))
@@ -237,17 +241,45 @@ def _database(glue, name: str, dry_run: bool) -> Step:
         return Step("glue database", name, "create")
 
 
-def _state_machine(sfn, name: str, definition: dict[str, Any], role_arn: str, dry_run: bool) -> Step:
+def _state_machine(sfn, name: str, definition: dict[str, Any], role_arn: str,
+                   dry_run: bool) -> tuple[Step, str | None]:
+    """The step, and the machine's ARN (None in a dry run that would create it)."""
     text = json.dumps(definition, indent=2)  # in chain order, as a reader follows it
     existing = next((m for page in sfn.get_paginator("list_state_machines").paginate()
                      for m in page["stateMachines"] if m["name"] == name), None)
     if existing is None:
-        if not dry_run:
-            sfn.create_state_machine(name=name, definition=text, roleArn=role_arn)
-        return Step("state machine", name, "create", "runs the zones in dependency order")
-    current = sfn.describe_state_machine(stateMachineArn=existing["stateMachineArn"])
+        arn = None if dry_run else sfn.create_state_machine(name=name, definition=text, roleArn=role_arn)[
+            "stateMachineArn"]
+        return Step("state machine", name, "create", "runs the zones in dependency order"), arn
+    arn = existing["stateMachineArn"]
+    current = sfn.describe_state_machine(stateMachineArn=arn)
     if json.loads(current["definition"]) == definition and current["roleArn"] == role_arn:
-        return Step("state machine", name, "unchanged")
+        return Step("state machine", name, "unchanged"), arn
     if not dry_run:
-        sfn.update_state_machine(stateMachineArn=existing["stateMachineArn"], definition=text, roleArn=role_arn)
-    return Step("state machine", name, "update")
+        sfn.update_state_machine(stateMachineArn=arn, definition=text, roleArn=role_arn)
+    return Step("state machine", name, "update"), arn
+
+
+def _schedule(scheduler, name: str, s: AwsSettings, machine_arn: str | None, dry_run: bool) -> Step | None:
+    """EventBridge Scheduler starting the state machine, as the env file says; removed when it no
+    longer says so. Each execution's name is its run id, so a scheduled run is one run too."""
+    try:
+        current = scheduler.get_schedule(Name=name)
+    except scheduler.exceptions.ResourceNotFoundException:
+        current = None
+    if s.schedule is None:
+        if current is None:
+            return None
+        if not dry_run:
+            scheduler.delete_schedule(Name=name)
+        return Step("schedule", name, "delete", "no schedule in the env file")
+    wanted = {"ScheduleExpression": s.schedule, "ScheduleExpressionTimezone": s.schedule_timezone,
+              "FlexibleTimeWindow": {"Mode": "OFF"}, "State": "ENABLED",
+              "Target": {"Arn": machine_arn or f"(the {s.job_name}-zones state machine)",
+                         "RoleArn": s.scheduler_role_arn, "Input": "{}"}}
+    if current is not None and all(current.get(k) == v for k, v in wanted.items() if k != "Target") \
+            and {k: current["Target"].get(k) for k in wanted["Target"]} == wanted["Target"]:
+        return Step("schedule", name, "unchanged")
+    if not dry_run:
+        (scheduler.create_schedule if current is None else scheduler.update_schedule)(Name=name, **wanted)
+    return Step("schedule", name, "create" if current is None else "update", s.schedule)

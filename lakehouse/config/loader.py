@@ -141,18 +141,24 @@ def load_environment(config_dir: Path, name: str, overrides: dict[str, Any] | No
     return env.model_copy(update=roots)
 
 
-def load_suites_dir(config_dir: Path) -> Path:
+def load_settings(config_dir: Path) -> ProjectSettings:
+    """project.yml: what the zones share (suites folder, erasure key, maintenance); defaults if absent."""
+    path = config_dir / PROJECT_FILE
+    if not path.exists():
+        return ProjectSettings()
+    problems: list[Problem] = []
+    data = _read_yaml(path, problems)
+    settings = _validate(ProjectSettings, {} if data is None else data, path, problems,
+                         "see the README's project.yml section for the keys it takes")
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def load_suites_dir(config_dir: Path, settings: ProjectSettings) -> Path:
     """The folder of the project's suites, as project.yml says (relative to it), and it must exist:
     a project copied without its suites must not quietly run unguarded."""
     path = config_dir / PROJECT_FILE
-    problems: list[Problem] = []
-    settings = ProjectSettings()
-    if path.exists():
-        data = _read_yaml(path, problems)
-        settings = _validate(ProjectSettings, {} if data is None else data, path, problems,
-                             "write 'expectations: <folder of the suites, relative to this file>'")
-        if problems:
-            raise ConfigError(problems)
     folder = (config_dir / settings.expectations).resolve()
     if not folder.is_dir():
         given = "" if path.exists() else f" (the default, as {path} does not exist)"

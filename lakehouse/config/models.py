@@ -220,11 +220,34 @@ class Zone(Model):
         return list(self.dedupe.keys) if self.dedupe and self.dedupe.keys else list(self.target.merge_keys)
 
 
+class Erasure(Model):
+    """Whose rows ``lakehouse erase`` removes: rows whose subject column equals the given key."""
+
+    # A column of any of these names, in any table, holds a data subject's key (compared trimmed
+    # and lower-cased); a table with none of them holds nothing erase can find.
+    subject_columns: list[str] = Field(min_length=1)
+
+    @field_validator("subject_columns")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        return [_identifier(c, "column") for c in value]
+
+
+class Maintenance(Model):
+    """What ``lakehouse maintain`` keeps: files a table no longer uses are removed after this long."""
+
+    # Delta refuses VACUUM below a table's delta.deletedFileRetentionDuration (7 days unless set);
+    # maintain sets that property to this value, so the check stays on and agrees with the YAML.
+    retention_days: float = Field(7, ge=0)
+
+
 class ProjectSettings(Model):
     """``project.yml`` beside ``zones/`` and ``env/``: what every zone of the project shares."""
 
     # configs/<project>/project.yml -> the repository's expectations/; the job keeps that layout.
     expectations: str = Field("../../expectations", description="folder of the GX suites, relative to project.yml")
+    erasure: Erasure | None = None
+    maintenance: Maintenance = Maintenance()
 
 
 class AwsSettings(Model):
@@ -243,11 +266,30 @@ class AwsSettings(Model):
     endpoint_url: str | None = Field(None, description="an S3/Glue stand-in (moto) for tests; empty on AWS")
     wheelhouse: str | None = Field(None, description="a local folder of wheels (GX and its dependencies) "
                                    "the job installs from S3 with pip --no-index: a job in a VPC with no internet")
+    schedule: str | None = Field(None, description="an EventBridge Scheduler expression that starts the state "
+                                 "machine, e.g. cron(0 3 * * ? *) or rate(6 hours); empty: no schedule")
+    schedule_timezone: str = "UTC"
+    scheduler_role_arn: str | None = Field(None, description="role EventBridge Scheduler uses to start the state machine")
 
-    @field_validator("endpoint_url", "wheelhouse")
+    @field_validator("endpoint_url", "wheelhouse", "schedule", "scheduler_role_arn")
     @classmethod
     def _empty(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("schedule")
+    @classmethod
+    def _expression(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^(cron|rate|at)\(.+\)$", value.strip()):
+            raise ValueError(f"{value!r} is not a schedule expression: write cron(0 3 * * ? *), rate(6 hours) "
+                             "or at(2026-12-01T03:00:00)")
+        return value
+
+    @model_validator(mode="after")
+    def _schedule_needs_a_role(self) -> AwsSettings:
+        if self.schedule and not self.scheduler_role_arn:
+            raise KeyedError("scheduler_role_arn", "a schedule needs the role EventBridge Scheduler starts the "
+                             "state machine with (states:StartExecution on it)")
+        return self
 
 
 class Environment(Model):

@@ -13,8 +13,9 @@ def summary_table(run: Any) -> Table:
     """Per zone: where its rows went, and where its time went. Takes a RunResult or its dict."""
     run = run if isinstance(run, dict) else _as_dict(run)
     table = Table(title=f"run {run['run_id']}  --pipeline {run['pipeline']}  ({run['seconds']}s)")
-    columns = ("zone", "status", "mode", "read", "malformed", "deduped", "staged", "quarantined", "promoted",
-               "inserted", "updated", "deleted", "seconds", "validate")
+    erased = any(z.get("erased") for z in run["zones"])  # a column only when erasure left lines out
+    columns = ("zone", "status", "mode", "read", "malformed", *(("erased",) if erased else ()), "deduped", "staged",
+               "quarantined", "promoted", "inserted", "updated", "deleted", "seconds", "validate")
     for column in columns:
         table.add_column(column, justify="left" if column in ("zone", "status", "mode") else "right")
     for z in run["zones"]:
@@ -24,9 +25,10 @@ def summary_table(run: Any) -> Table:
             return "-" if v is None or idle else f"{v:,}"
         share = z["timings"].get("validate", 0) / z["seconds"] if z["seconds"] else 0
         table.add_row(z["zone"], f"[{_STYLE.get(z['status'], '')}]{z['status']}[/]", z.get("mode") or "-",
-                      n(z["rows_read"]), n(z["malformed"]), n(z["deduplicated"]), n(z["rows_staged"]),
-                      n(z["quarantined"]), n(z["promoted"]), n(z["inserted"]), n(z["updated"]),
-                      n(z.get("deleted", 0)), f"{z['seconds']:.1f}", "-" if idle else f"{share:.0%}")
+                      n(z["rows_read"]), n(z["malformed"]), *((n(z.get("erased", 0)),) if erased else ()),
+                      n(z["deduplicated"]), n(z["rows_staged"]), n(z["quarantined"]), n(z["promoted"]),
+                      n(z["inserted"]), n(z["updated"]), n(z.get("deleted", 0)), f"{z['seconds']:.1f}",
+                      "-" if idle else f"{share:.0%}")
     return table
 
 
@@ -71,3 +73,21 @@ def ledger_table(rows: list[dict[str, Any]]) -> Table:
                       "-" if r["output_version"] is None else str(r["output_version"]),
                       *(f"{r[k]:,}" for k in ("rows_read", "quarantined", "inserted", "updated", "deleted")))
     return table
+
+
+def delta_history_table(name: str, entries: list[dict[str, Any]]) -> Table:
+    """A table's Delta history, newest first: what each commit did."""
+    table = Table(title=f"{name}: Delta history (newest first)")
+    for column in ("version", "time (UTC)", "operation", "metrics"):
+        table.add_column(column, justify="right" if column == "version" else "left")
+    for e in entries:
+        metrics = ", ".join(f"{k}={v}" for k, v in sorted(e["metrics"].items()) if k in _METRICS)
+        table.add_row(str(e["version"]), e["timestamp"][:19].replace("T", " "), e["operation"] or "-", metrics or "-")
+    return table
+
+
+# The metrics a person reads; Delta keeps many more (all in --json).
+_METRICS = {"numOutputRows", "numTargetRowsInserted", "numTargetRowsUpdated", "numTargetRowsDeleted",
+            "numDeletedRows", "numAddedFiles", "numRemovedFiles", "numFilesAdded", "numFilesRemoved",
+            "numRestoredFiles", "numDeletedFiles", "num_added_files", "num_removed_files", "num_deleted_rows",
+            "num_target_rows_inserted"}

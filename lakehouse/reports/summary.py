@@ -13,7 +13,7 @@ from lakehouse.errors import LakehouseError
 if TYPE_CHECKING:
     from lakehouse.results import RunResult
 
-ZONE_FIELDS = ("zone", "table", "layer", "status", "mode", "message", "rows_read", "malformed", "deduplicated",
+ZONE_FIELDS = ("zone", "table", "layer", "status", "mode", "message", "rows_read", "malformed", "erased", "deduplicated",
                "rows_staged", "quarantined", "promoted", "inserted", "updated", "deleted", "files_added", "version",
                "input_versions", "seconds", "timings", "suite", "fingerprint")
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from lakehouse.plan.graph import ZoneGraph
     from lakehouse.plan.lineage import Scope
     from lakehouse.results import FileEntry
+    from lakehouse.zone.suppression import Suppression
 
 
 class Tables:
@@ -87,6 +88,7 @@ class ZoneContext:
     state: ZoneState | None      # the zone's last successful run, from the ledger
     scope: Scope | None          # key columns traced to the source (plan.lineage)
     started_at: str
+    suppression: Suppression | None = None  # erased subjects, whose landing lines are left out
     cached: list = field(default_factory=list)  # frames to unpersist however the zone ends
     notes: list[str] = field(default_factory=list)  # said in the zone's result message
 

@@ -28,7 +28,7 @@ from lakehouse.storage import delta_version
 from lakehouse.zone import quarantine
 from lakehouse.zone.changes import outside, within
 from lakehouse.zone.context import Tables, ZoneContext
-from lakehouse.zone.sources import CORRUPT, SOURCE_KINDS, kind_of
+from lakehouse.zone.sources import CORRUPT, ERASED, SOURCE_KINDS, kind_of
 from lakehouse.zone.targets import TARGET_MODES, Write, add_new_columns, ensure_change_feed
 from lakehouse.zone.transform import dedupe, default_order, shape
 from lakehouse.zone.validate import check_promotable
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from lakehouse.project import Project
     from lakehouse.ledger import ZoneState
     from lakehouse.plan.graph import ZoneGraph
+    from lakehouse.zone.suppression import Suppression
 
 log = logging.getLogger("lakehouse.zone")
 ATTEMPTS = 3  # a zone that loses a Delta commit race to another run is recomputed and written again
@@ -61,9 +62,11 @@ class ZoneRunner:
     """Executes zones of one project in one Spark session."""
 
     def __init__(self, spark: SparkSession, project: Project, graph: ZoneGraph, gate: QualityGate,
-                 run_id: str, started_at: str, states: dict[str, ZoneState], full_refresh: bool = False):
+                 run_id: str, started_at: str, states: dict[str, ZoneState], full_refresh: bool = False,
+                 suppression: Suppression | None = None):
         self.spark, self.project, self.graph, self.gate = spark, project, graph, gate
         self.run_id, self.started_at, self.states, self.full_refresh = run_id, started_at, states, full_refresh
+        self.suppression = suppression
         self.env = project.env
 
     def run(self, name: str) -> ZoneResult:
@@ -105,7 +108,7 @@ class ZoneRunner:
     def _run(self, name: str, result: ZoneResult) -> None:
         zone, file = self.graph.zones[name], self.project.file_of(name)
         ctx = ZoneContext(self.spark, self.env, zone, file, Tables(self.spark, self.env, self.graph, zone, file),
-                          self.states.get(name), scope_of(zone), self.started_at)
+                          self.states.get(name), scope_of(zone), self.started_at, self.suppression)
         try:
             self._stages(ctx, result)
         finally:
@@ -156,9 +159,13 @@ class ZoneRunner:
 
         with clock("read"):  # counting what was read is read's bookkeeping, not validation
             if batch.parsed is not None:
-                counts = batch.parsed.agg(F.count("*").alias("n"), F.count(CORRUPT).alias("bad")).first()
-                result.rows_read, result.malformed = counts["n"], counts["bad"]
-                result.deduplicated = result.rows_read - result.malformed - result.rows_staged
+                erased = F.col(ERASED) if ERASED in batch.parsed.columns else F.lit(False)
+                counts = batch.parsed.agg(F.count("*").alias("n"), F.count(F.when(~erased, F.col(CORRUPT))).alias("bad"),
+                                          F.count(F.when(erased, 1)).alias("erased")).first()
+                result.rows_read, result.malformed, result.erased = counts["n"], counts["bad"], counts["erased"]
+                result.deduplicated = result.rows_read - result.malformed - result.erased - result.rows_staged
+                if result.erased:
+                    ctx.notes.append(f"{result.erased} line(s) of erased subjects left out")
             elif batch.source is not None:
                 result.rows_read = batch.source.count()  # answered from Delta's file statistics
             else:  # an incremental zone reads the rows in its scope: those it recomputed

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from lakehouse.zone.context import ZoneContext
 
 CORRUPT = "_corrupt_record"
+ERASED = "_erased"  # a line of a data subject erased on request: counted, then left out of everything
 SOURCE_FILE = "_source_file"
 INGESTED_AT = "_ingested_at"
 AUDIT_COLUMNS = (SOURCE_FILE, INGESTED_AT)
@@ -142,10 +143,16 @@ class FilesSource(SourceKind):
                   .withColumn(INGESTED_AT, F.lit(ctx.started_at).cast("timestamp")))
         if fmt.corrupt is None:
             parsed = parsed.withColumn(CORRUPT, F.lit(None).cast("string"))
+        suppression = ctx.suppression
+        if suppression is not None and suppression.digests:
+            typed = suppression.row_matches(parsed)
+            parsed = parsed.withColumn(ERASED, F.when(F.col(CORRUPT).isNotNull(), suppression.raw_matches(
+                F.col(CORRUPT))).otherwise(F.lit(False) if typed is None else typed))
         # Spark refuses queries on raw JSON that touch only the corrupt-record column: cache first.
         parsed = ctx.cache(parsed)
-        good = parsed.where(F.col(CORRUPT).isNull()).drop(CORRUPT)
-        bad = parsed.where(F.col(CORRUPT).isNotNull()).select(
+        kept = parsed.where(~F.col(ERASED)).drop(ERASED) if ERASED in parsed.columns else parsed
+        good = kept.where(F.col(CORRUPT).isNull()).drop(CORRUPT)
+        bad = kept.where(F.col(CORRUPT).isNotNull()).select(
             F.col(CORRUPT).alias("raw"), F.col(SOURCE_FILE).alias("source_file"))
         return Batch(good, INCREMENTAL if incremental else FULL, parsed=parsed, malformed=bad, files=files,
                      compete=incremental)
