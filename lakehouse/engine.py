@@ -60,7 +60,7 @@ def run_pipeline(project: Project, pipeline: str, *, spark: SparkSession | None 
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     result = RunResult(run_id or new_run_id(), pipeline, full_refresh=full_refresh)
     reports = ReportFolder(env.reports_root)
-    log_file = _log_to(reports.log_path(result.run_id))
+    log_file = _log_to(reports.log_path(result.run_id, pipeline))
     log.info("run %s: --pipeline %s (%s)%s", result.run_id, pipeline, ", ".join(selected),
              ", full refresh" if full_refresh else "")
     gate = QualityGate(str(reports.local), result.run_id)

@@ -79,12 +79,18 @@ def run_all(spark, project: Project, pipeline: str = "all", **kwargs):
 
 
 @pytest.fixture(scope="session")
-def first_delivery(spark, sample, tmp_path_factory):
-    """The tiny sample landed and run once: a lake (and its landing files) that tests copy."""
+def first_run(spark, sample, tmp_path_factory):
+    """The tiny sample landed and run once, for the whole suite: (its folder, the run's result).
+    Tests copy its lake (``first_delivery``) rather than paying for another first run."""
     root = tmp_path_factory.mktemp("first")
     shutil.copytree(sample[0], root / "landing", ignore=shutil.ignore_patterns("manifest.json"))
-    run_all(spark, project_for(STEDI_CONFIGS, root / "landing", root / "lake"))
-    return root
+    return root, run_all(spark, project_for(STEDI_CONFIGS, root / "landing", root / "lake"))
+
+
+@pytest.fixture(scope="session")
+def first_delivery(first_run) -> Path:
+    """The first run's folder: landing/ and lake/ (copy before changing either)."""
+    return first_run[0]
 
 
 @pytest.fixture(scope="session")

@@ -17,13 +17,12 @@ TABLES = ["customer_landing", "accelerometer_landing", "step_trainer_landing", "
 
 
 @pytest.fixture(scope="module")
-def sample_run(spark, sample, tmp_path_factory):
-    landing, manifest = sample
-    lake = tmp_path_factory.mktemp("sample") / "lake"
-    project = project_for(STEDI_CONFIGS, landing, lake)
-    result = run_pipeline(project, "all", spark=spark)
-    assert result.ok, [z.message for z in result.zones]
-    return project, lake, result, manifest
+def sample_run(first_run, sample, tmp_path_factory):
+    """The suite's first run of the sample, its lake copied for this module's tests."""
+    root, result = first_run
+    lake = copy_lake(root / "lake", tmp_path_factory.mktemp("sample") / "lake")
+    shutil.copytree(root / "reports", lake.parent / "reports")  # the run's summary, for `report --run`
+    return project_for(STEDI_CONFIGS, root / "landing", lake), lake, result, sample[1]
 
 
 def test_stedi_counts_match_the_generators_manifest(spark, sample_run):
@@ -202,7 +201,7 @@ target: {table: broken_sql, merge_keys: [no_such_column]}
     assert "zones/broken_sql.yml" in zone.message and "Spark rejected the zone" in zone.message
     assert "no_such_column" in zone.message and "\n" not in zone.message  # one line for the terminal
     # The run's log keeps what the terminal does not: each stage, and the whole traceback.
-    log = (Path(result.summary_path).parent / f"{result.run_id}.log").read_text()
+    log = Path(result.summary_path).with_suffix(".log").read_text()
     assert "broken_sql: read" in log and "broken_sql failed: zone broken_sql" in log
     assert "Traceback (most recent call last)" in log and "AnalysisException" in log
 

@@ -45,6 +45,8 @@ def validate(config_dir: Path):
      "expectations[5].meta.action", "unknown action 'drop'"),
     ({"type": "expect_column_values_to_be_unique", "kwargs": {"column": "x"}, "meta": {"action": "quarantine"}},
      "expectations[5].meta.action", "judges rows together"),
+    ({"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "x", "value_set": []},
+      "meta": {"action": "quarantine"}}, "expectations[5].kwargs.value_set", "is empty"),
 ])
 def test_a_suite_gx_cannot_use_fails_validation_naming_file_and_expectation(config_dir, expectation, key, says):
     add_expectation(config_dir, "accelerometer_trusted", expectation)

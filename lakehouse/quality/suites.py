@@ -164,6 +164,12 @@ def load_suite(path: Path, suite_name: str, overrides: dict[str, str], max_fract
                                     f"GX cannot use this expectation: {' '.join(message)[:300]}",
                                     "check the type name and its kwargs against the GX expectation gallery"))
             continue
+        value_set = (config.get("kwargs") or {}).get("value_set")
+        if isinstance(value_set, list) and not value_set:
+            # GX would judge every row (in_set) or none (not_in_set), and render no condition Spark parses.
+            problems.append(Problem(str(path), f"{key}.kwargs.value_set", "is empty",
+                                    "list the values the column may (or may not) hold"))
+            continue
         name = expectation_name(config)
         if name in names:
             problems.append(Problem(str(path), f"{key}.meta.name", f"two expectations are named {name!r}",
