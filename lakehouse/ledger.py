@@ -54,11 +54,6 @@ def location(env: Environment) -> str:
     return ledger_location(env)
 
 
-def uses_rust(env: Environment) -> bool:
-    """Whether the ledger is read and written without Spark here."""
-    return _rust(env) is not None
-
-
 def _rust(env: Environment):
     return delta_rs(env.lake_root)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from lakehouse.cli.shell import cli, echo_json, err, out, project_of
+from lakehouse.cli.shell import cli, echo_json, err, out, project_of, spark_unless_local
 from lakehouse.project import ERASURES_TABLE as ERASURES
 
 
@@ -119,10 +119,9 @@ def restore(ctx: click.Context, table: str, version: int | None, timestamp: str 
     """Restore TABLE to an earlier version; downstream zones take the change on their next run."""
     from lakehouse.operations.timetravel import plan_restore, restore as restore_table
     from lakehouse.runtime.session import get_session
-    from lakehouse.storage import delta_rs
 
     project = project_of(ctx, with_suites=False)
-    spark = None if delta_rs(project.env.lake_root) else get_session(project.env)
+    spark = spark_unless_local(project)
     plan = plan_restore(project, table, version, timestamp, spark)
     rows = lambda n: "unknown" if n is None else f"{n:,}"  # noqa: E731
     out.print(f"restore {table} from version {plan.current} ({rows(plan.rows_now)} rows) "

@@ -8,7 +8,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from lakehouse.cli.shell import cli, echo_json, err, out, project_of
+from lakehouse.cli.shell import cli, echo_json, err, out, project_of, spark_unless_local
 from lakehouse.errors import ConfigError, Problem
 
 
@@ -146,22 +146,19 @@ def report(ctx: click.Context, run_id: str | None, as_json: bool) -> None:
 @click.pass_context
 def history(ctx: click.Context, table: str | None, zone: str | None, limit: int, as_json: bool) -> None:
     """The run ledger (one row per zone per run), or with TABLE that table's Delta history; newest first."""
-    from lakehouse.ledger import read, uses_rust
+    from lakehouse.ledger import read
     from lakehouse.reports.render import delta_history_table, ledger_table
-    from lakehouse.runtime.session import get_session
 
     project = project_of(ctx, with_suites=False)
     if table is not None:
         from lakehouse.operations.timetravel import history as delta_history
-        from lakehouse.storage import delta_rs
 
-        spark = None if delta_rs(project.env.lake_root) else get_session(project.env)
-        entries = delta_history(project, table, limit, spark)
+        entries = delta_history(project, table, limit, spark_unless_local(project))
         echo_json(entries) if as_json else out.print(delta_history_table(table, entries))
         return
     if zone is not None and zone not in project.zones:
         raise ConfigError([Problem("--zone", zone, "is not a zone", "use one of: " + ", ".join(sorted(project.zones)))])
-    rows = read(None if uses_rust(project.env) else get_session(project.env), project.env, zone, limit)
+    rows = read(spark_unless_local(project), project.env, zone, limit)
     if as_json:
         echo_json(rows)
     elif not rows:

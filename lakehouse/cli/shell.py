@@ -58,6 +58,17 @@ def echo_json(data) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
+def spark_unless_local(project: Project):
+    """None where delta-rs reads the lake (a local one): no JVM for a question; else the session."""
+    from lakehouse.storage import delta_rs
+
+    if delta_rs(project.env.lake_root) is not None:
+        return None
+    from lakehouse.runtime.session import get_session
+
+    return get_session(project.env)
+
+
 def project_of(ctx: click.Context, with_suites: bool = True) -> Project:
     return load_project(ctx.obj["config_dir"], ctx.obj["env"], with_suites=with_suites)
 

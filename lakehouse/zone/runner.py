@@ -44,8 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("lakehouse.zone")
 ATTEMPTS = 3  # a zone that loses a Delta commit race to another run is recomputed and written again
 _CONFLICTS = ("Concurrent", "ProtocolChanged", "MetadataChanged", "FileAlreadyExistsException",
-              "DELTA_PATH_EXISTS", "already exists",
-              "ResourceFreshness")  # GX: another run saved the same suite in the shared reports folder
+              "DELTA_PATH_EXISTS", "already exists")
 _TARGET = "__lakehouse_from_target"
 
 
@@ -96,7 +95,7 @@ class ZoneRunner:
     def _explain(self, name: str, exc: Exception, attempt: int) -> str:
         file = self.project.file_of(name)
         if is_conflict(exc):
-            text = (f"another run wrote {self.graph.zones[name].target.table} or its suite at the same time "
+            text = (f"another run wrote {self.graph.zones[name].target.table} at the same time "
                     f"(Delta conflict, {attempt} attempts); run the zone again")
         elif isinstance(exc, (AnalysisException, PySparkException)):
             # Bad SQL in the YAML surfaces here, against the real columns: name the zone's file.
