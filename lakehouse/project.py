@@ -5,7 +5,7 @@ Config knows nothing of the graph or of GX; this is the one place that puts them
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -77,11 +77,16 @@ def load_project(config_dir: str | Path, env: str = "local", overrides: dict[str
     settings = load_settings(config_dir)
     project = Project(config_dir, environment, zones, files)
     graph = ZoneGraph.build(zones, project.file_of)  # ConfigError on unknown tables, duplicates and cycles
-    if not with_suites:
-        return Project(config_dir, environment, zones, files, graph=graph, settings=settings)
-    suites_dir = load_suites_dir(config_dir, settings)
-    suites = load_suites(zones, files, suites_dir)
-    return Project(config_dir, environment, zones, files, suites, graph, suites_dir, settings)
+    project = Project(config_dir, environment, zones, files, graph=graph, settings=settings)
+    return with_suites_of(project) if with_suites else project
+
+
+def with_suites_of(project: Project) -> Project:
+    """The project with each zone's suite loaded and checked (ConfigError otherwise). Apart from
+    ``load_project`` so a caller can start Spark first: the JVM boots while GX imports."""
+    suites_dir = load_suites_dir(project.config_dir, project.settings)
+    suites = load_suites(project.zones, project.files, suites_dir)
+    return replace(project, suites=suites, suites_dir=suites_dir)
 
 
 def load_suites(zones: dict[str, Zone], files: dict[str, Path], suites_dir: Path) -> dict[str, SuiteSpec]:

@@ -125,11 +125,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from rich.console import Console
 
-    from lakehouse.project import load_project
+    from lakehouse.project import load_project, with_suites_of
     from lakehouse.engine import run_pipeline
     from lakehouse.errors import ConfigError, LakehouseError
     from lakehouse.reports.render import summary_table
-    from lakehouse.runtime.session import get_session
+    from lakehouse.runtime.session import start_session
 
     import logging
 
@@ -140,10 +140,12 @@ def main(argv: list[str] | None = None) -> int:
         options = resolve_options(argv)
         with tempfile.TemporaryDirectory(prefix="lakehouse-configs-") as workdir:
             config_dir = fetch_configs(options["config-uri"], Path(workdir))
-            project = load_project(config_dir, options["env"])
-        project.graph.select(options["pipeline"])  # an unknown name fails before Spark starts
-        full_refresh(options)
-        spark = get_session(project.env)
+            project = load_project(config_dir, options["env"], with_suites=False)
+            project.graph.select(options["pipeline"])  # an unknown name fails before Spark starts
+            full_refresh(options)
+            session = start_session(project.env)
+            project = with_suites_of(project)  # GX imports while the JVM boots
+        spark = session.result()
         _, job = _glue_context(spark)
         if job is not None:
             job.init(options["JOB_NAME"], options)

@@ -92,13 +92,19 @@ def plan(ctx: click.Context, pipeline: str, as_json: bool) -> None:
 @click.pass_context
 def run(ctx: click.Context, pipeline: str, full_refresh: bool, as_json: bool) -> None:
     """Run zones in dependency order, each doing only the work its changed inputs require."""
-    from lakehouse.engine import run_pipeline
+    from lakehouse.engine import check_kinds, run_pipeline
+    from lakehouse.project import with_suites_of
     from lakehouse.reports.render import summary_table
+    from lakehouse.runtime.session import start_session
 
-    project = project_of(ctx)
+    project = project_of(ctx, with_suites=False)
+    project.graph.select(pipeline)  # an unknown name, kind or mode exits 2 before Spark starts
+    check_kinds(project)
     progress = err if as_json else out  # with --json, stdout holds the JSON alone
     with progress.status("starting Spark...") as status:
-        result = run_pipeline(project, pipeline, full_refresh=full_refresh,
+        session = start_session(project.env)
+        project = with_suites_of(project)  # GX imports while the JVM boots
+        result = run_pipeline(project, pipeline, spark=session.result(), full_refresh=full_refresh,
                               on_start=lambda z: status.update(f"running {z}..."),
                               on_done=lambda r: progress.print(f"  {r.status:>10}  {r.zone}  "
                                                                f"{r.mode}{' ' if r.mode else ''}({r.seconds}s)"))

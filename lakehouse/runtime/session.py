@@ -7,6 +7,8 @@ delta`` and the environment says ``delta_jars: provided``.
 from __future__ import annotations
 
 import os
+import threading
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,6 +40,7 @@ LOCAL_DEFAULTS = {
 }
 
 _session: SparkSession | None = None
+_starting = threading.Lock()  # a session started in the background and a caller's get_session meet here
 
 # Spark's default log4j setup prints WARN lines (loopback hostname, native Hadoop) on every start,
 # before setLogLevel("ERROR") can quiet them; a local JVM starts with this instead. The root stays
@@ -128,19 +131,35 @@ def s3a_conf(env: Environment) -> dict[str, str]:
 def get_session(env: Environment) -> SparkSession:
     """The process's Spark session, created on first use from ``env``; later calls reuse it."""
     global _session
-    if _session is not None:
-        return _session
-    from pyspark.sql import SparkSession
+    with _starting:
+        if _session is not None:
+            return _session
+        from pyspark.sql import SparkSession
 
-    conf = session_conf(env)
-    builder = SparkSession.builder
-    for key, value in conf.items():
-        builder = builder.config(key, value)
-    if env.metastore == "provided":
-        builder = builder.enableHiveSupport()
-    _session = builder.getOrCreate()
-    _session.sparkContext.setLogLevel("ERROR")
-    return _session
+        conf = session_conf(env)
+        builder = SparkSession.builder
+        for key, value in conf.items():
+            builder = builder.config(key, value)
+        if env.metastore == "provided":
+            builder = builder.enableHiveSupport()
+        _session = builder.getOrCreate()
+        _session.sparkContext.setLogLevel("ERROR")
+        return _session
+
+
+def start_session(env: Environment) -> Future:
+    """``get_session`` on a background thread: the JVM boots (seconds, in its own process) while
+    this thread goes on with Python work such as importing Great Expectations."""
+    future: Future = Future()
+
+    def boot() -> None:
+        try:
+            future.set_result(get_session(env))
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for the session
+            future.set_exception(exc)
+
+    threading.Thread(target=boot, name="spark-start", daemon=True).start()
+    return future
 
 
 def stop_session() -> None:

@@ -45,16 +45,15 @@ def failed_rows(failed: DataFrame) -> DataFrame:
                          F.to_json(F.struct(*columns)).alias("raw"), source_file.alias("source_file"))
 
 
-def keep(spark: SparkSession, env: Environment, zone: Zone, rows: DataFrame, run_id: str, at: str) -> None:
+def keep(spark: SparkSession, env: Environment, zone: Zone, rows: DataFrame, run_id: str, at: str,
+         count: int) -> None:
+    """Append ``rows`` (``count`` of them, known already from the run's own figures)."""
+    if not count:
+        return
     rows = rows.select(F.lit(run_id).alias("run_id"), F.lit(zone.name).alias("zone"),
                        "failed_expectations", "raw", "source_file",
-                       F.lit(at).cast("timestamp").alias("quarantined_at")).cache()
-    try:
-        n = rows.count()
-        if n:
-            written = Append().write(spark, Write(location(env, zone), rows, KEYS, [], n))
-            if written.created:
-                catalog.register(spark, env, table_name(zone), location(env, zone),
-                                 f"Rows of {zone.target.table} kept out by the gate")
-    finally:
-        rows.unpersist()
+                       F.lit(at).cast("timestamp").alias("quarantined_at"))
+    written = Append().write(spark, Write(location(env, zone), rows, KEYS, [], count))
+    if written.created:
+        catalog.register(spark, env, table_name(zone), location(env, zone),
+                         f"Rows of {zone.target.table} kept out by the gate")

@@ -196,10 +196,10 @@ class ZoneRunner:
         with clock("promote"):
             if result.malformed:
                 quarantine.keep(spark, self.env, zone, quarantine.malformed_rows(batch.malformed),
-                                self.run_id, self.started_at)
+                                self.run_id, self.started_at, result.malformed)
             if gate.quarantined is not None and result.quarantined:
                 quarantine.keep(spark, self.env, zone, quarantine.failed_rows(gate.quarantined),
-                                self.run_id, self.started_at)
+                                self.run_id, self.started_at, result.quarantined)
             result.promoted = result.rows_staged - result.quarantined
             if batch.mode == FULL and version is not None:
                 ensure_change_feed(spark, location)  # a table from before the feed was on
