@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable
 
@@ -27,6 +28,7 @@ log = logging.getLogger("lakehouse")
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from lakehouse.plan.graph import ZoneGraph
     from lakehouse.project import Project
 
 
@@ -68,33 +70,20 @@ def run_pipeline(project: Project, pipeline: str, *, spark: SparkSession | None 
     states = {} if full_refresh else ledger.load_states(spark, env)
     runner = ZoneRunner(spark, project, graph, gate, result.run_id, started_at, states, full_refresh,
                         erasures.load(spark, project))
-    blocked: dict[str, str] = {}  # zone -> the failed zone upstream of it
     start = time.perf_counter()
+    done: dict[str, ZoneResult] = {}
     try:
-        for name in selected:
-            if on_start:
-                on_start(name)
-            if name in blocked:
-                zone = graph.zones[name]
-                outcome = ZoneResult(name, zone.target.table, zone.layer, status=SKIPPED,
-                                     message=f"skipped: upstream zone {blocked[name]} failed")
-            else:
-                outcome = runner.run(name)
-                if not outcome.ok:
-                    blocked.update({d: name for d in graph.downstream(name) if d not in blocked})
-            result.zones.append(outcome)
-            log.info("%s: %s%s in %ss%s", name, outcome.status, f" ({outcome.mode})" if outcome.mode else "",
-                     outcome.seconds, f": {outcome.message}" if outcome.message else "")
-            if on_done:
-                on_done(outcome)
+        _execute(selected, graph, runner, max(1, env.parallel_zones), done, on_start, on_done)
     except BaseException:
         log.exception("run %s stopped", result.run_id)
+        result.zones.extend(done[name] for name in selected if name in done)
         try:  # keep what the zones did, but never hide why the run stopped
             ledger.record(spark, env, result.run_id, pipeline, result.zones)
         except Exception:  # noqa: BLE001, S110
             pass
         _stop_logging(log_file)
         raise
+    result.zones.extend(done[name] for name in selected)  # the summary keeps the run order
     ledger.record(spark, env, result.run_id, pipeline, result.zones)
     if env.catalog == "glue":
         catalog.register(spark, env, ledger.TABLE, ledger.location(env), "One row per zone per run")
@@ -104,6 +93,55 @@ def run_pipeline(project: Project, pipeline: str, *, spark: SparkSession | None 
     _stop_logging(log_file)  # before save: on S3 the log is uploaded with the summary
     result.summary_path = reports.save(result)
     return result
+
+
+def _execute(selected: list[str], graph: ZoneGraph, runner: ZoneRunner, workers: int, results: dict[str, ZoneResult],
+             on_start: Callable[[str], None] | None, on_done: Callable[[ZoneResult], None] | None) -> None:
+    """Each zone as soon as the zones it reads are done, up to ``workers`` at once. Among the
+    zones ready, the one heading the longest chain downstream goes first (it is what the run's end
+    waits for), then run order; one worker is the plain run order. A failed zone's downstream is
+    skipped. Callbacks run on this thread, in the order zones start and end; ``results`` fills as
+    they end."""
+    blocked: dict[str, str] = {}  # zone -> the failed zone upstream of it
+    needs = {name: [d for d in graph.depends_on[name] if d in selected] for name in selected}
+    chain: dict[str, int] = {}  # zone -> zones on its longest path to the end, itself included
+    for name in reversed(selected):
+        chain[name] = 1 + max((chain[d] for d in selected if name in needs[d]), default=0)
+    if workers > 1:
+        selected = sorted(selected, key=lambda n: -chain[n])  # stable: run order among equals
+    waiting, running = list(selected), {}
+
+    def finish(outcome: ZoneResult) -> None:
+        results[outcome.zone] = outcome
+        if not outcome.ok and outcome.status != SKIPPED:
+            blocked.update({d: outcome.zone for d in graph.downstream(outcome.zone) if d not in blocked})
+        log.info("%s: %s%s in %ss%s", outcome.zone, outcome.status, f" ({outcome.mode})" if outcome.mode else "",
+                 outcome.seconds, f": {outcome.message}" if outcome.message else "")
+        if on_done:
+            on_done(outcome)
+
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zone")
+    try:
+        while waiting or running:
+            for name in [n for n in waiting if all(d in results for d in needs[n])]:
+                if len(running) >= workers:
+                    break
+                waiting.remove(name)
+                if on_start:
+                    on_start(name)
+                if name in blocked:
+                    zone = graph.zones[name]
+                    finish(ZoneResult(name, zone.target.table, zone.layer, status=SKIPPED,
+                                      message=f"skipped: upstream zone {blocked[name]} failed"))
+                else:
+                    running[pool.submit(runner.run, name)] = name
+            if running:
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    del running[future]
+                    finish(future.result())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _log_to(path) -> logging.Handler:

@@ -6,6 +6,7 @@ other's tables although they share the session (and its one embedded metastore).
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 from pathlib import Path
 
@@ -18,6 +19,10 @@ STEDI_CONFIGS = ROOT / "configs" / "stedi"
 SUITES = ROOT / "expectations"
 REAL_DATA = ROOT.parent / "shared" / "data" / "stedi"
 _ids = itertools.count(1)
+# Two zones at a time wherever the suite runs zones (in process and in the CLI processes it starts):
+# every test comparing tables with a rebuild then also shows that running zones side by side
+# changes nothing; on tiny data it is also faster, the driver work of two zones overlapping.
+os.environ.setdefault("STEDI_PARALLEL_ZONES", "2")
 
 
 @pytest.fixture(scope="session")

@@ -306,6 +306,9 @@ class Environment(Model):
     catalog: Literal["spark", "glue"] = Field("spark", description="glue: tables registered through the Glue API")
     aws: AwsSettings | None = None
     spark_conf: dict[str, str] = Field(default_factory=dict)
+    # Zones whose inputs are ready run side by side in the one Spark session: while one waits on
+    # its quality gate or a Delta commit (driver work), the other keeps the executors busy.
+    parallel_zones: int = Field(1, ge=1, description="zones run at once in one process; 1 runs them one by one")
 
     @field_validator("database")
     @classmethod

@@ -7,6 +7,7 @@ GX's own definition of a failing row, in one extra pass over the cache whatever 
 from __future__ import annotations
 
 import ast
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,6 +52,9 @@ class QualityGate:
         self._context = None
         self._source = None  # GX's Spark data source: one per run, an asset per zone
         self.validated = 0
+        # Zones run side by side, but a GX context is not made for threads: one validation at a
+        # time (the other zones' Spark work goes on meanwhile).
+        self._lock = threading.Lock()
 
     @property
     def context(self):
@@ -81,7 +85,8 @@ class QualityGate:
         verdicts are those a full rebuild would get."""
         if suite is None:
             return GateOutcome(staged)
-        results = self._validate(zone, suite, staged if judged is None else judged)
+        with self._lock:
+            results = self._validate(zone, suite, staged if judged is None else judged)
         outcome = GateOutcome(staged, results=results, suite=suite.name)
         conditions: dict[str, str] = {}
         failures: list[str] = []
