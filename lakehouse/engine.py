@@ -73,7 +73,7 @@ def run_pipeline(project: Project, pipeline: str, *, spark: SparkSession | None 
     start = time.perf_counter()
     done: dict[str, ZoneResult] = {}
     try:
-        _execute(selected, graph, runner, max(1, env.parallel_zones), done, on_start, on_done)
+        _execute(selected, graph, runner, env.parallel_zones, done, on_start, on_done)
     except BaseException:
         log.exception("run %s stopped", result.run_id)
         result.zones.extend(done[name] for name in selected if name in done)

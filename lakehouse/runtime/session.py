@@ -154,7 +154,8 @@ def get_session(env: Environment) -> SparkSession:
 
 def start_session(env: Environment) -> Future:
     """``get_session`` on a background thread: the JVM boots (seconds, in its own process) while
-    this thread goes on with Python work such as importing Great Expectations."""
+    this thread goes on with Python work such as importing Great Expectations. A daemon thread, so
+    a configuration error found meanwhile exits at once instead of waiting for the boot."""
     future: Future = Future()
 
     def boot() -> None:
