@@ -25,6 +25,12 @@ def ensure_database(spark: SparkSession, env: Environment) -> None:
     spark.sql(f"CREATE DATABASE IF NOT EXISTS `{env.database}` LOCATION '{location}'")
 
 
+# (database, table) -> location this process named in its in-memory catalog. That catalog is the
+# process's own, so an entry it still holds points where this process put it: a zone's every
+# commit then costs a catalog lookup, not a DESCRIBE DETAIL (which loads the Delta snapshot).
+_named: dict[tuple[str, str], str] = {}
+
+
 def register(spark: SparkSession, env: Environment, table: str, location: str, description: str = "") -> None:
     """External table over the Delta location; re-pointed if it moved (another lake root)."""
     if env.catalog == "glue":
@@ -33,14 +39,20 @@ def register(spark: SparkSession, env: Environment, table: str, location: str, d
         schema = spark.read.format("delta").load(location).schema
         glue_catalog.register(env, table, location, schema, description)
         return
-    name = f"`{env.database}`.`{table}`"
+    name, own = f"`{env.database}`.`{table}`", env.metastore == "memory"
     if spark.catalog.tableExists(f"{env.database}.{table}"):
+        if own and _named.get((env.database, table)) == location:
+            return
         current = spark.sql(f"DESCRIBE DETAIL {name}").first()["location"]
         if current.rstrip("/").removeprefix("file:") == location.rstrip("/").removeprefix("file:"):
+            if own:
+                _named[(env.database, table)] = location
             return
         spark.sql(f"DROP TABLE {name}")  # external: drops the entry, never the data
     comment = description.replace("'", "\\'")
     spark.sql(f"CREATE TABLE {name} USING DELTA LOCATION '{location}'" + (f" COMMENT '{comment}'" if comment else ""))
+    if own:
+        _named[(env.database, table)] = location
 
 
 def attach(spark: SparkSession, env: Environment, tables: dict[str, str]) -> None:
