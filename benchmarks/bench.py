@@ -53,11 +53,11 @@ def pairs(landing: Path, work: Path, count: int, console: Console) -> None:
     """Engine and baseline as separate processes, alternating, each from an empty lake."""
     engine, plain = [], []
     for i in range(count):
-        lake, out = work / "pair-lake", work / "pair-baseline"
-        shutil.rmtree(lake, ignore_errors=True)
-        shutil.rmtree(out, ignore_errors=True)
+        lake, out, reports = work / "pair-lake", work / "pair-baseline", work / "pair-reports"
+        for folder in (lake, out, reports):  # every pair starts alike: no lake, no reports
+            shutil.rmtree(folder, ignore_errors=True)
         env = {**os.environ, "STEDI_LANDING_ROOT": str(landing), "STEDI_LAKE_ROOT": str(lake),
-               "STEDI_REPORTS_ROOT": str(work / "pair-reports"), "STEDI_DATABASE": "stedi_bench"}
+               "STEDI_REPORTS_ROOT": str(reports), "STEDI_DATABASE": "stedi_bench"}
         with console.status(f"pair {i + 1}/{count}: engine..."):
             engine.append(timed([LAKEHOUSE, "run", "--pipeline", "all"], env))
         with console.status(f"pair {i + 1}/{count}: baseline..."):
@@ -100,11 +100,12 @@ def main() -> None:
             generate(landing, scale=args.scale)
     pairs(landing, args.work, args.pairs or (3 if args.scale <= 10 else 1), console)
 
-    lake = args.work / "lake"
-    shutil.rmtree(lake, ignore_errors=True)
+    lake, reports = args.work / "lake", args.work / "reports"
+    for folder in (lake, reports):
+        shutil.rmtree(folder, ignore_errors=True)
     project = load_project(ROOT / "configs" / "stedi", "local", overrides={
         "landing_root": str(landing), "lake_root": str(lake), "database": "stedi_bench",
-        "reports_root": str(args.work / "reports"),
+        "reports_root": str(reports),
         # Four runs in one JVM: a long-lived session, which keeps C2 (see runtime/session.py).
         "spark_conf": {"spark.driver.defaultJavaOptions": ""}})
     spark = get_session(project.env)

@@ -13,7 +13,7 @@ from lakehouse.cli import cli
 from lakehouse.engine import run_pipeline
 from lakehouse.results import INCREMENTAL
 from tests import deliveries
-from tests.conftest import project_for
+from tests.conftest import STEDI_CONFIGS, project_for, run_all
 from tests.helpers import copy_lake, count, distinct_keys, landing_lines, table, zone_yaml
 
 
@@ -174,6 +174,34 @@ def test_data_docs_index_lists_every_validated_suite(dirty_run):
     html = Path(result.data_docs).read_text()
     for zone in result.zones:
         assert zone.suite and zone.suite in html
+
+
+def test_data_docs_render_each_run_once_and_the_index_links_the_newest(spark, sample, tmp_path, monkeypatch):
+    """Each run renders its own validations only: the pages already there are left as they are, so
+    a run's cost does not grow with the reports' history. The index links the newest ones."""
+    from lakehouse.quality.gate import QualityGate
+
+    project = project_for(STEDI_CONFIGS, sample[0], tmp_path / "lake")
+    site = Path(project.env.reports_root) / QualityGate.DOCS
+
+    def pages():
+        return {p: p.stat().st_mtime_ns for p in (site / "validations").rglob("*.html")}
+
+    first = run_all(spark, project, "customer_landing")
+    before = pages()
+    assert len(before) == 1, before
+    second = run_all(spark, project, "customer_landing", full_refresh=True)  # validates again
+    after = pages()
+    assert {p: after[p] for p in before} == before, "the first run's page was rendered again"
+    assert len(after) == 2
+    index = (site / "index.html").read_text()
+    assert f"{first.run_id}-customer_landing" in index and f"{second.run_id}-customer_landing" in index
+
+    monkeypatch.setattr(QualityGate, "INDEX_LIMIT", 1)
+    third = run_all(spark, project, "customer_landing", full_refresh=True)
+    index = (site / "index.html").read_text()
+    assert f"{third.run_id}-customer_landing" in index and f"{first.run_id}-customer_landing" not in index
+    assert len(pages()) == 3, "older pages stay in the folder"
 
 
 def test_summary_json_and_report_name_every_zone(dirty_run, monkeypatch):

@@ -46,12 +46,15 @@ class QualityGate:
 
     RESULTS = Path("gx") / "uncommitted" / "validations"
     DOCS = Path("gx") / "uncommitted" / "data_docs" / "local_site"
+    # The index links this many of the newest validations (older pages stay in the folder): GX
+    # opens every result it links, so an index of the whole history would grow every run's cost.
+    INDEX_LIMIT = 250
 
     def __init__(self, reports_root: str, run_id: str):
         self.root, self.run_id = Path(reports_root), run_id
         self._context = None
         self._source = None  # GX's Spark data source: one per run, an asset per zone
-        self.validated = 0
+        self.validated: list = []  # this run's validation results (GX identifiers), for Data Docs
         # Zones run side by side, but a GX context is not made for threads: one validation at a
         # time (the other zones' Spark work goes on meanwhile).
         self._lock = threading.Lock()
@@ -70,7 +73,8 @@ class QualityGate:
                 "class_name": "SiteBuilder", "show_how_to_buttons": False,
                 "store_backend": {"class_name": "TupleFilesystemStoreBackend",
                                   "base_directory": str(self.root / self.DOCS)},
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"}}}
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder",
+                                       "validation_results_limit": self.INDEX_LIMIT}}}
             config = DataContextConfig(store_backend_defaults=defaults, analytics_enabled=False,
                                        progress_bars=ProgressBarsConfig(globally=False))
             self._context = gx.get_context(project_config=config, mode="ephemeral")
@@ -142,15 +146,17 @@ class QualityGate:
             gx.Checkpoint(name=zone, validation_definitions=[definition], result_format=RESULT_FORMAT))
         run = checkpoint.run(batch_parameters={"dataframe": staged},
                              run_id=RunIdentifier(run_name=f"{self.run_id}-{zone}"))
-        self.validated += 1
+        self.validated.extend(run.run_results)
         by_name = {r.expectation_config.meta.get("name"): r for r in next(iter(run.run_results.values())).results}
         return [_outcome(spec, by_name.get(spec.name)) for spec in suite.expectations]
 
     def build_docs(self) -> str | None:
-        """Render Data Docs for every validation kept under the reports root; the index's path."""
+        """Render this run's validations and their suites into the Data Docs kept under the reports
+        root (the pages of earlier runs are there already), and the index; the index's path."""
         if not self.validated:
             return None
-        self.context.build_data_docs()
+        suites = {key.expectation_suite_identifier for key in self.validated}
+        self.context.build_data_docs(resource_identifiers=[*self.validated, *suites])
         urls = self.context.get_docs_sites_urls()
         return urls[0]["site_url"].removeprefix("file://") if urls else None
 
