@@ -113,7 +113,10 @@ def session_conf(env: Environment) -> dict[str, str]:
         # no metastore to boot, and no lock that lets only one process in.
         conf["spark.sql.catalogImplementation"] = "in-memory"
         conf["spark.sql.warehouse.dir"] = str(Path(env.lake_root) / "_warehouse")
-        conf["spark.driver.extraJavaOptions"] = _quiet_log4j()  # a JVM this process starts itself
+    if env.metastore == "memory" or env.delta_jars == "maven":
+        # A JVM this process starts itself (Glue provides both jars and metastore, and sizes its
+        # own): a laptop against S3 too, which otherwise ran 200 tasks per shuffle on its cores.
+        conf["spark.driver.extraJavaOptions"] = _quiet_log4j()
         conf = {**LOCAL_DEFAULTS, **conf}
     return {**conf, **env.spark_conf}
 
