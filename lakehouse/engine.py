@@ -50,13 +50,20 @@ def check_kinds(project: Project) -> None:
         raise ConfigError(problems)
 
 
+def check_pipeline(project: Project, pipeline: str) -> list[str]:
+    """The zones ``pipeline`` selects, in run order, once its name and every kind and mode are
+    known (ConfigError otherwise): what a caller checks before it starts Spark."""
+    selected = project.graph.select(pipeline)
+    check_kinds(project)
+    return selected
+
+
 def run_pipeline(project: Project, pipeline: str, *, spark: SparkSession | None = None, run_id: str | None = None,
                  full_refresh: bool = False,
                  on_start: Callable[[str], None] | None = None,
                  on_done: Callable[[ZoneResult], None] | None = None) -> RunResult:
     graph = project.graph
-    selected = graph.select(pipeline)  # ConfigError before Spark starts if the name is unknown
-    check_kinds(project)
+    selected = check_pipeline(project, pipeline)  # for any caller that did not check already
     spark = spark or get_session(project.env)
     env = project.env
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")

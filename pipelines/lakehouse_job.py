@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
 
     from lakehouse.project import load_project, with_suites_of
-    from lakehouse.engine import check_kinds, run_pipeline
+    from lakehouse.engine import check_pipeline, run_pipeline
     from lakehouse.errors import ConfigError, LakehouseError
     from lakehouse.reports.render import summary_table
     from lakehouse.runtime.session import start_session
@@ -141,8 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="lakehouse-configs-") as workdir:
             config_dir = fetch_configs(options["config-uri"], Path(workdir))
             project = load_project(config_dir, options["env"], with_suites=False)
-            project.graph.select(options["pipeline"])  # an unknown name, kind or mode fails before Spark starts
-            check_kinds(project)
+            check_pipeline(project, options["pipeline"])  # an unknown name, kind or mode fails before Spark starts
             full_refresh(options)
             session = start_session(project.env)
             project = with_suites_of(project)  # GX imports while the JVM boots

@@ -92,14 +92,13 @@ def plan(ctx: click.Context, pipeline: str, as_json: bool) -> None:
 @click.pass_context
 def run(ctx: click.Context, pipeline: str, full_refresh: bool, as_json: bool) -> None:
     """Run zones in dependency order, each doing only the work its changed inputs require."""
-    from lakehouse.engine import check_kinds, run_pipeline
+    from lakehouse.engine import check_pipeline, run_pipeline
     from lakehouse.project import with_suites_of
     from lakehouse.reports.render import summary_table
     from lakehouse.runtime.session import start_session
 
     project = project_of(ctx, with_suites=False)
-    project.graph.select(pipeline)  # an unknown name, kind or mode exits 2 before Spark starts
-    check_kinds(project)
+    check_pipeline(project, pipeline)  # an unknown name, kind or mode exits 2 before Spark starts
     progress = err if as_json else out  # with --json, stdout holds the JSON alone
     with progress.status("starting Spark...") as status:
         session = start_session(project.env)
