@@ -225,3 +225,46 @@ def test_a_new_json_key_is_ignored_until_declared_then_fills_the_new_column(spar
         assert df.where("never_sent IS NOT NULL").count() == 0 and df.count() == len(keys), name
     again = run_pipeline(later, "step_trainer_landing,step_trainer_readings", spark=spark)
     assert [z.status for z in again.zones] == ["up to date"] * 2, "the added column is recorded, not redone"
+
+
+# --- every line counted, whatever the zone keeps -------------------------------------------------
+
+THINGS = """
+name: {name}
+layer: landing
+source: {{path: things/landing, schema: {{id: bigint, label: string}}}}
+{filters}expectations: false
+target: {{table: {name}, merge_keys: [id]}}
+"""
+THINGS_FILES = {  # a name Spark spells escaped in file paths, and files with and without bad lines
+    "things 1.json": '{"id": 1, "label": "one"}\nnot a record\n{"id": 2, "label": "two"}\n{"id": 1, "label": "one"}\n',
+    "things-2.json": '{"id": 3, "label": "three"}\n',
+    "things-3.json": '{"id": "four", "label": "wrong type"}\n{"id": 5, "label": "five"}\n',
+}
+
+
+def test_every_line_is_counted_and_bad_lines_kept_whether_rows_are_staged_or_none(spark, tmp_path):
+    """A zone's filter may keep no row (Spark's optimiser then drops the read from the staging
+    query altogether): its lines are still counted and its bad lines kept, as a zone that stages
+    rows does. One file's name has a space, which Spark spells %20 in file paths."""
+    folder = tmp_path / "landing" / "things" / "landing"
+    folder.mkdir(parents=True)
+    for name, text in THINGS_FILES.items():
+        (folder / name).write_text(text)
+    configs = copy_project(tmp_path)
+    (configs / "zones" / "things_landing.yml").write_text(THINGS.format(name="things_landing", filters=""))
+    (configs / "zones" / "things_none.yml").write_text(
+        THINGS.format(name="things_none", filters='filters: ["1 = 0"]\n'))
+    project = project_for(configs, tmp_path / "landing", tmp_path / "lake")
+    src = landing_lines(folder, {"id": "bigint", "label": "string"})
+    assert len(src["malformed"]) == 2 and len(src["lines"]) == 7  # the oracle agrees with the files
+
+    result = run_pipeline(project, "things_landing,things_none", spark=spark)
+    assert result.ok, [z.message for z in result.zones]
+    for name, staged in (("things_landing", 4), ("things_none", 0)):  # ids 1, 2, 3, 5 once each
+        zone = result.zone(name)
+        assert (zone.rows_read, zone.malformed, zone.rows_staged) == (len(src["lines"]), 2, staged), name
+        kept = table(spark, project, f"{name}_quarantine").collect()
+        assert sorted((r.raw, r.source_file.rsplit("/", 1)[-1].replace("%20", " ")) for r in kept) == \
+            sorted((t, n) for n, t in src["malformed"]), name
+    assert count(spark, project, "things_landing") == 4
