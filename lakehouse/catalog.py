@@ -70,3 +70,4 @@ def attach(spark: SparkSession, env: Environment, tables: dict[str, str]) -> Non
     for table, location in tables.items():
         if table not in known and delta_version(spark, location) is not None:
             spark.sql(f"CREATE TABLE `{env.database}`.`{table}` USING DELTA LOCATION '{location}'")
+            _named[(env.database, table)] = location

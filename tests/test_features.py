@@ -323,3 +323,20 @@ def test_json_output_for_scripts(sample_run, monkeypatch):
     ledger = as_json("history", "--limit", "1000")
     assert {(r["run_id"], r["zone"]) for r in ledger if r["run_id"] in runs} == \
         {(run, z.zone) for run in runs for z in first.zones}
+
+
+def test_a_table_registered_again_at_another_location_is_re_pointed_in_the_same_process(spark, tmp_path):
+    """register remembers where this process named each table (a commit then skips DESCRIBE
+    DETAIL); a new location must still move the name, and the table then reads the new rows."""
+    from lakehouse import catalog
+    from lakehouse.config.models import Environment
+
+    env = Environment(name="test", landing_root=str(tmp_path), lake_root=str(tmp_path / "lake"),
+                      database="t_repoint", reports_root=str(tmp_path / "reports"))
+    catalog.ensure_database(spark, env)
+    old, new = str(tmp_path / "old"), str(tmp_path / "new")
+    spark.range(2).write.format("delta").save(old)
+    spark.range(5).write.format("delta").save(new)
+    for location, rows in ((old, 2), (old, 2), (new, 5), (new, 5)):
+        catalog.register(spark, env, "numbers", location)
+        assert spark.table("t_repoint.numbers").count() == rows, location
