@@ -62,6 +62,15 @@ def differences(spark, left: Project, right: Project, tables=TABLES) -> dict[str
     return out
 
 
+def cached_frames(spark) -> int:
+    """DataFrames in Spark's cache for this session. A frame a run caches and leaves behind leaks
+    memory, and Delta plans it again after every write to a table it reads."""
+    manager = spark._jsparkSession.sharedState().cacheManager()
+    field = manager.getClass().getDeclaredField("cachedData")  # private in Spark 3.5; no count method
+    field.setAccessible(True)
+    return field.get(manager).size()
+
+
 def versions(spark, project: Project, tables=TABLES) -> dict[str, int]:
     from lakehouse.storage import delta_version
 

@@ -134,7 +134,9 @@ class QualityGate:
 
         ctx = self.context
         if self._source is None:
-            self._source = ctx.data_sources.add_or_update_spark(name="lakehouse")
+            # persist=False: the zone caches what GX validates itself, and unpersists it when done;
+            # GX's own persist() outlived the zone and was planned again after every write.
+            self._source = ctx.data_sources.add_or_update_spark(name="lakehouse", persist=False)
         source = self._source
         asset = next((a for a in source.assets if a.name == zone), None) or source.add_dataframe_asset(name=zone)
         batch = next((b for b in asset.batch_definitions if b.name == "staged"), None) or \

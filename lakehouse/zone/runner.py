@@ -29,7 +29,7 @@ from lakehouse.zone import quarantine
 from lakehouse.zone.changes import outside, within
 from lakehouse.zone.context import Tables, ZoneContext
 from lakehouse.zone.sources import CORRUPT, ERASED, SOURCE_KINDS, kind_of
-from lakehouse.zone.targets import TARGET_MODES, Write, add_new_columns, ensure_change_feed
+from lakehouse.zone.targets import TARGET_MODES, Write, add_new_columns, ensure_change_feed, table_at
 from lakehouse.zone.transform import dedupe, default_order, shape
 from lakehouse.zone.validate import check_promotable
 
@@ -149,7 +149,7 @@ class ZoneRunner:
                 default_order(rows.columns, keys)
             check_promotable(zone, rows, file)
             if batch.compete and order_by and version is not None:
-                rows = _with_current_rows(rows, spark.read.format("delta").load(location), keys)
+                rows = _with_current_rows(rows, table_at(spark, location, version), keys)
             staged = dedupe(rows, keys, order_by)
             if _TARGET in staged.columns:
                 staged = staged.where(~F.col(_TARGET)).drop(_TARGET)
@@ -175,7 +175,7 @@ class ZoneRunner:
             with clock("promote"):
                 # Staged rows identical to the table's, and nothing departed: they passed this
                 # suite when they were promoted, so there is nothing to judge or to write.
-                current = spark.read.format("delta").load(location)
+                current = table_at(spark, location, version)
                 pending = ctx.cache(mode.changes(_write(zone, location, staged, ctx, batch), current))
                 if pending.isEmpty() and not result.malformed:
                     _keep_new_columns(spark, location, staged, result, current)
@@ -185,8 +185,8 @@ class ZoneRunner:
         with clock("validate"):
             judged = None
             if batch.scope is not None and suite is not None and suite.judges_whole_table and version is not None:
-                kept = outside(spark.read.format("delta").load(location), batch.scope, ctx.scope.keys)
-                judged = kept.unionByName(staged, allowMissingColumns=True)
+                kept = outside(table_at(spark, location, version), batch.scope, ctx.scope.keys)
+                judged = ctx.cache(kept.unionByName(staged, allowMissingColumns=True))
             gate = self.gate.check(zone.name, suite, staged, result.rows_staged, judged)
             result.suite, result.expectations = gate.suite, gate.results
             result.quarantined = gate.quarantined_rows
