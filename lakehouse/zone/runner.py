@@ -176,7 +176,7 @@ class ZoneRunner:
                 # Staged rows identical to the table's, and nothing departed: they passed this
                 # suite when they were promoted, so there is nothing to judge or to write.
                 current = table_at(spark, location, version)
-                pending = ctx.cache(mode.changes(_write(zone, location, staged, ctx, batch), current))
+                pending = ctx.cache(mode.changes(_write(zone, location, staged, ctx, batch, version), current))
                 if pending.isEmpty() and not result.malformed:
                     _keep_new_columns(spark, location, staged, result, current)
                     result.status = OK
@@ -204,7 +204,7 @@ class ZoneRunner:
             if batch.mode == FULL and version is not None:
                 ensure_change_feed(spark, location)  # a table from before the feed was on
             unchanged = gate.passed is staged  # nothing quarantined: the changes found above still hold
-            written = mode.write(spark, _write(zone, location, gate.passed, ctx, batch, result.promoted),
+            written = mode.write(spark, _write(zone, location, gate.passed, ctx, batch, version, result.promoted),
                                  pending if unchanged else None)
             if written.created or written.version != version:
                 catalog.register(spark, self.env, zone.target.table, location, zone.target.description)
@@ -213,10 +213,12 @@ class ZoneRunner:
         result.status = OK
 
 
-def _write(zone, location: str, rows: DataFrame, ctx: ZoneContext, batch, count: int = 0) -> Write:
+def _write(zone, location: str, rows: DataFrame, ctx: ZoneContext, batch, version: int | None,
+           count: int = 0) -> Write:
     scoped = batch.scope is not None
     return Write(location, rows, zone.target.merge_keys, zone.target.partition_by, count,
-                 scope=batch.scope if scoped else None, scope_keys=ctx.scope.keys if scoped else None)
+                 scope=batch.scope if scoped else None, scope_keys=ctx.scope.keys if scoped else None,
+                 read_version=version)
 
 
 def _keep_new_columns(spark, location: str, rows: DataFrame, result: ZoneResult, current=None) -> None:

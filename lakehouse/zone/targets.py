@@ -8,9 +8,10 @@
 - ``append``: rows with a key not yet present are added; nothing is updated or deleted
   (quarantine tables).
 
-Every write is one MERGE, and only rows that are new, changed or gone reach it: Delta's MERGE
-rewrites each file holding a matched key even when a condition turns the match down, so an
-anti join first drops the staged rows identical to the target's (unchanged input: no commit).
+Every write is one commit (``commit``): an append when every row it carries adds a key the table
+lacks, else one MERGE. Only rows that are new, changed or gone reach it: Delta's MERGE rewrites
+each file holding a matched key even when a condition turns the match down, so an anti join
+first drops the staged rows identical to the target's (unchanged input: no commit).
 ``whenNotMatchedBySourceDelete`` would need the whole result as the MERGE's source and so rewrite
 every file; the departed keys are computed instead and deleted by a matched-delete clause.
 """
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, ClassVar
 from pyspark.sql import functions as F
 
 from lakehouse.storage import delta_version
+from lakehouse.zone import commit
 from lakehouse.zone.changes import within
 from lakehouse.zone.sources import AUDIT_COLUMNS
 
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 OP = "__lakehouse_op"
+KNOWN = "__lakehouse_known"  # the row's key is in the table already: only a MERGE can apply it
 TARGET_MODES: dict[str, type[TargetMode]] = {}
 
 
@@ -54,6 +57,7 @@ class Write:
     staged_rows: int
     scope: DataFrame | None = None        # None: the whole table
     scope_keys: list[str] | None = None
+    read_version: int | None = None       # the table's version the caller's changes were computed against
 
 
 def register(cls: type[TargetMode]) -> type[TargetMode]:
@@ -71,39 +75,42 @@ class TargetMode:
     deletes: ClassVar[bool] = False
 
     def write(self, spark: SparkSession, w: Write, ops: DataFrame | None = None) -> WriteMetrics:
-        """``ops``: this write's ``changes``, when the caller has them already (cached)."""
-        from delta.tables import DeltaTable
-
+        """``ops``: this write's ``changes`` against the table as of ``w.read_version``, when the
+        caller has them already (cached)."""
         if delta_version(spark, w.location) is None:
             return _create(spark, w)
-        target = DeltaTable.forPath(spark, w.location)
-        if add_new_columns(spark, w.location, w.staged, target.toDF()):
-            # A DeltaTable handle keeps the snapshot it was made from: without a new one, the
-            # MERGE would still see the table without the columns just added (t.<new> unresolved).
-            target = DeltaTable.forPath(spark, w.location)
-            ops = None
-        if ops is None:
-            ops = self.changes(w, table_at(spark, w.location, delta_version(spark, w.location)))
+        read = w.read_version
+        if add_new_columns(spark, w.location, w.staged, spark.read.format("delta").load(w.location)):
+            ops = None  # compared against the table with its new columns
+        if ops is None or read is None:
+            read = delta_version(spark, w.location)
+            ops = self.changes(w, table_at(spark, w.location, read))
         ops = ops.cache()
         try:
-            if ops.isEmpty():
+            total, known = ops.agg(F.count("*"), F.count(F.when(F.col(KNOWN), 1))).first()
+            if not total:
                 return WriteMetrics(version=delta_version(spark, w.location))
-            _merge(target, ops, w, self.updates, self.deletes)
+            if not known:  # only keys the table lacks: nothing to match, so an append
+                done = commit.append(ops.select(*w.staged.columns), w.location, read)
+                return WriteMetrics(int(done.metrics.get("numOutputRows", total)), 0, 0,
+                                    int(done.metrics.get("numFiles", 0)), done.version)
+            done = commit.merge(spark, w.location, read,
+                                lambda target: _merge(target, ops, w, self.updates, self.deletes))
         finally:
             ops.unpersist()
-        last = target.history(1).select("version", "operationMetrics").first()
-        m = last["operationMetrics"] or {}
+        m = done.metrics
         return WriteMetrics(int(m.get("numTargetRowsInserted", 0)), int(m.get("numTargetRowsUpdated", 0)),
                             int(m.get("numTargetRowsDeleted", 0)), int(m.get("numTargetFilesAdded", 0)),
-                            int(last["version"]))
-
+                            done.version)
 
     def changes(self, w: Write, current: DataFrame) -> DataFrame:
-        """The rows the MERGE needs: new or changed (upsert), and (mirror) departed keys (delete)."""
+        """The rows the write needs: new or changed (upsert), and (mirror) departed keys (delete),
+        each flagged with whether its key is in ``current`` already."""
         current = _with_missing_columns(current, w.staged)
         ops = _new_or_changed(w.staged, current, w.keys, compare=self.updates).withColumn(OP, F.lit("upsert"))
         if self.deletes:
-            ops = ops.unionByName(_departed(w, current).withColumn(OP, F.lit("delete")), allowMissingColumns=True)
+            gone = _departed(w, current).withColumn(OP, F.lit("delete")).withColumn(KNOWN, F.lit(True))
+            ops = ops.unionByName(gone, allowMissingColumns=True)
         return ops
 
 
@@ -163,7 +170,8 @@ def ensure_change_feed(spark: SparkSession, location: str) -> None:
         spark.sql(f"ALTER TABLE delta.`{location}` SET TBLPROPERTIES ('{key}' = 'true')")
 
 
-def _merge(target, ops: DataFrame, w: Write, updates: bool, deletes: bool) -> None:
+def _merge(target, ops: DataFrame, w: Write, updates: bool, deletes: bool):
+    """The MERGE over ``target``, for ``commit.merge`` to execute."""
     columns = {_q(c): f"s.{_q(c)}" for c in w.staged.columns}
     merge = target.alias("t").merge(ops.alias("s"), merge_condition(w.keys))
     if deletes:
@@ -172,7 +180,7 @@ def _merge(target, ops: DataFrame, w: Write, updates: bool, deletes: bool) -> No
         # Every matched upsert row did change. With keys only, a match is the same row: no matched
         # update lets Delta take its cheaper insert-only path.
         merge = merge.whenMatchedUpdate(condition=f"s.{OP} = 'upsert'", set=columns)
-    merge.whenNotMatchedInsert(condition=f"s.{OP} = 'upsert'", values=columns).execute()
+    return merge.whenNotMatchedInsert(condition=f"s.{OP} = 'upsert'", values=columns)
 
 
 def _same(left: str, right: str, columns: list[str]):
@@ -186,7 +194,12 @@ def _new_or_changed(staged: DataFrame, current: DataFrame, keys: list[str], comp
     # The target's rows with a staged key first: a semi join that broadcasts the (small) staged
     # keys and scans the target once, instead of shuffling the whole target for the anti join.
     candidates = current.alias("t").join(staged.select(*keys).alias("s"), _same("t", "s", keys), "left_semi")
-    return staged.alias("s").join(candidates.alias("t"), _same("s", "t", compared or keys), "left_anti")
+    fresh = staged.alias("s").join(candidates.alias("t"), _same("s", "t", compared or keys), "left_anti")
+    if not compare:  # compared by key: no row left has a key the table holds
+        return fresh.withColumn(KNOWN, F.lit(False))
+    known = candidates.select(*keys).distinct().withColumn(KNOWN, F.lit(True))
+    return (fresh.alias("s").join(known.alias("k"), _same("s", "k", keys), "left")
+            .select("s.*", F.coalesce(F.col(f"k.{KNOWN}"), F.lit(False)).alias(KNOWN)))
 
 
 def _departed(w: Write, current: DataFrame) -> DataFrame:

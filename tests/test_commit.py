@@ -1,0 +1,64 @@
+"""A zone's write commits only on top of the version its changes were computed against.
+
+New keys alone are appended (one Spark job, not a MERGE's six to ten); anything that matches a
+row goes through MERGE. Either way, a write computed against a version another writer has since
+moved past is refused, and the runner computes the zone again instead of duplicating a row.
+"""
+from __future__ import annotations
+
+import pytest
+from delta.tables import DeltaTable
+
+from lakehouse.storage import delta_version
+from lakehouse.zone.commit import ConcurrentWriteSkipped
+from lakehouse.zone.runner import is_conflict
+from lakehouse.zone.targets import Mirror, Upsert, Write, table_at
+
+SCHEMA = "k int, v string"
+
+
+@pytest.fixture
+def table(spark, tmp_path):
+    location = str(tmp_path / "t")
+    spark.createDataFrame([(1, "a"), (2, "b"), (3, "c")], SCHEMA).write.format("delta").save(location)
+    return location
+
+
+def _write(spark, mode, location, rows, read_version=None):
+    staged = spark.createDataFrame(rows, SCHEMA)
+    w = Write(location, staged, ["k"], [], len(rows), read_version=read_version)
+    ops = mode.changes(w, table_at(spark, location, read_version)) if read_version is not None else None
+    return mode.write(spark, w, ops)
+
+
+def _rows(spark, location):
+    return sorted(tuple(r) for r in spark.read.format("delta").load(location).collect())
+
+
+def _operations(spark, location):
+    return [r["operation"] for r in DeltaTable.forPath(spark, location).history().orderBy("version").collect()]
+
+
+def test_new_keys_are_appended_and_a_changed_or_departed_key_is_merged(spark, table):
+    added = _write(spark, Upsert(), table, [(4, "d"), (5, "e"), (1, "a")])  # (1, "a") is unchanged
+    assert (added.inserted, added.updated, added.deleted) == (2, 0, 0)
+    changed = _write(spark, Upsert(), table, [(2, "B"), (6, "f")])
+    assert (changed.inserted, changed.updated) == (1, 1)
+    assert _operations(spark, table) == ["WRITE", "WRITE", "MERGE"]
+    assert _rows(spark, table) == [(1, "a"), (2, "B"), (3, "c"), (4, "d"), (5, "e"), (6, "f")]
+
+    mirrored = _write(spark, Mirror(), table, [(1, "a"), (2, "B"), (3, "c"), (4, "d"), (5, "e")])
+    assert (mirrored.inserted, mirrored.updated, mirrored.deleted) == (0, 0, 1)  # 6 left the result
+    assert _operations(spark, table)[-1] == "MERGE"
+
+
+@pytest.mark.parametrize("rows", [[(4, "d")], [(1, "z"), (4, "d")]], ids=["append", "merge"])
+def test_a_write_computed_before_another_writer_committed_is_refused_not_duplicated(spark, table, rows):
+    seen = delta_version(spark, table)
+    _write(spark, Upsert(), table, [(4, "d")], read_version=seen)  # another run, first to commit
+    with pytest.raises(ConcurrentWriteSkipped) as refused:
+        _write(spark, Upsert(), table, rows, read_version=seen)  # computed against the same version
+    assert is_conflict(refused.value), "the runner computes the zone again"
+    assert _rows(spark, table) == [(1, "a"), (2, "b"), (3, "c"), (4, "d")]
+    again = _write(spark, Upsert(), table, rows, read_version=delta_version(spark, table))
+    assert again.inserted == 0 and again.updated == len(rows) - 1
