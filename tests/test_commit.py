@@ -24,11 +24,13 @@ def table(spark, tmp_path):
     return location
 
 
-def _write(spark, mode, location, rows, read_version=None):
-    staged = spark.createDataFrame(rows, SCHEMA)
+def _write(spark, mode, location, rows, read_version=None, computed=True, schema=SCHEMA):
+    """``computed``: the caller hands over the changes it computed (the runner's usual path);
+    otherwise the write computes them itself (as when the gate quarantined rows)."""
+    staged = spark.createDataFrame(rows, schema)
     w = Write(location, staged, ["k"], [], len(rows), read_version=read_version)
-    ops = mode.changes(w, table_at(spark, location, read_version)) if read_version is not None else None
-    return mode.write(spark, w, ops)
+    given = computed and read_version is not None
+    return mode.write(spark, w, mode.changes(w, table_at(spark, location, read_version)) if given else None)
 
 
 def _rows(spark, location):
@@ -52,13 +54,30 @@ def test_new_keys_are_appended_and_a_changed_or_departed_key_is_merged(spark, ta
     assert _operations(spark, table)[-1] == "MERGE"
 
 
-@pytest.mark.parametrize("rows", [[(4, "d")], [(1, "z"), (4, "d")]], ids=["append", "merge"])
-def test_a_write_computed_before_another_writer_committed_is_refused_not_duplicated(spark, table, rows):
+@pytest.mark.parametrize("rows,computed", [([(4, "d")], True), ([(1, "z"), (4, "d")], True),
+                                           ([(1, "z"), (4, "d")], False)],
+                         ids=["append", "merge", "merge-computed-in-write"])
+def test_a_write_computed_before_another_writer_committed_is_refused_not_duplicated(spark, table, rows, computed):
     seen = delta_version(spark, table)
     _write(spark, Upsert(), table, [(4, "d")], read_version=seen)  # another run, first to commit
     with pytest.raises(ConcurrentWriteSkipped) as refused:
-        _write(spark, Upsert(), table, rows, read_version=seen)  # computed against the same version
+        _write(spark, Upsert(), table, rows, read_version=seen, computed=computed)  # read the same version
     assert is_conflict(refused.value), "the runner computes the zone again"
     assert _rows(spark, table) == [(1, "a"), (2, "b"), (3, "c"), (4, "d")]
     again = _write(spark, Upsert(), table, rows, read_version=delta_version(spark, table))
     assert again.inserted == 0 and again.updated == len(rows) - 1
+
+
+def test_a_commit_without_the_transaction_id_since_the_read_also_refuses_the_write(spark, table):
+    """OPTIMIZE, ALTER TABLE, erase and restore commit without Delta's transaction identifier."""
+    seen = delta_version(spark, table)
+    spark.sql(f"ALTER TABLE delta.`{table}` SET TBLPROPERTIES ('lakehouse.note' = 'x')")
+    with pytest.raises(ConcurrentWriteSkipped):
+        _write(spark, Upsert(), table, [(4, "d")], read_version=seen)
+    assert _rows(spark, table) == [(1, "a"), (2, "b"), (3, "c")]
+
+
+def test_an_append_keeps_the_table_types_as_a_merge_would(spark, table):
+    written = _write(spark, Upsert(), table, [(7, "g")], schema="k bigint, v string")
+    assert written.inserted == 1 and _operations(spark, table)[-1] == "WRITE"
+    assert spark.read.format("delta").load(table).schema["k"].dataType.simpleString() == "int"

@@ -1,16 +1,15 @@
 """Committing a zone's changes to its Delta table: as an append when they only add keys, else as
 one MERGE, and never on top of a version the changes were not computed against.
 
-A zone computes its changes against the table as of one version ``V``. Every commit made here
-carries Delta's transaction identifier (``SetTransaction``: app id ``lakehouse``, version
-``V + 1``), which turns Delta's idempotent-write check into a check that the table is still at
-``V``:
+A zone computes its changes against the table as of one version ``V``, and a commit lands only
+on ``V``:
 
-- a writer that commits while this one runs makes Delta refuse this commit (a concurrent
-  transaction: the zone is computed again);
-- a writer that committed after ``V`` but before this commit started has recorded ``V + 1`` or
-  more, so Delta skips this commit. The commit's own ``userMetadata`` token is then missing from
-  the table's history, which is reported as the same conflict.
+- just before committing, the table's newest version must still be ``V`` (a file listing), or
+  the zone is computed again;
+- the commit carries Delta's transaction identifier (``SetTransaction``: app id ``lakehouse``,
+  version ``V + 1``), so another run that commits while this one does makes Delta refuse it, and
+  one that got its ``V + 1`` in first makes Delta skip it: its ``userMetadata`` token is then
+  missing from the history. Both are reported as the same conflict.
 
 That is what makes a plain append safe beside other runs. An append costs one Spark job; a MERGE
 costs six to ten (finding the touched files, rewriting them), 1-2 s even for a few rows.
@@ -24,13 +23,14 @@ from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
 
+from lakehouse.storage import delta_version
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 APP_ID = "lakehouse"
 _TXN = ("spark.databricks.delta.write.txnAppId", "spark.databricks.delta.write.txnVersion",
         "spark.databricks.delta.commitInfo.userMetadata")
-_SEARCHED = 20  # newest commits searched for this one's token: others that landed right after it
 _threads = threading.local()
 
 
@@ -55,9 +55,10 @@ def _dml_session(spark: SparkSession) -> SparkSession:
 
 def append(rows: DataFrame, location: str, read_version: int) -> Committed:
     token = _token()
+    _still_at(rows.sparkSession, location, read_version)
     (rows.write.format("delta").mode("append").option("txnAppId", APP_ID)
      .option("txnVersion", read_version + 1).option("userMetadata", token).save(location))
-    return _committed(rows.sparkSession, location, token)
+    return _committed(rows.sparkSession, location, token, read_version)
 
 
 def merge(spark: SparkSession, location: str, read_version: int, build) -> Committed:
@@ -65,6 +66,7 @@ def merge(spark: SparkSession, location: str, read_version: int, build) -> Commi
     from delta.tables import DeltaTable
 
     session, token = _dml_session(spark), _token()
+    _still_at(spark, location, read_version)
     for key, value in zip(_TXN, (APP_ID, str(read_version + 1), token)):
         session.conf.set(key, value)
     try:
@@ -72,17 +74,25 @@ def merge(spark: SparkSession, location: str, read_version: int, build) -> Commi
     finally:
         for key in _TXN:
             session.conf.unset(key)
-    return _committed(spark, location, token)
+    return _committed(spark, location, token, read_version)
+
+
+def _still_at(spark: SparkSession, location: str, read_version: int) -> None:
+    """Commits without the transaction identifier (OPTIMIZE, ALTER TABLE, erase, restore) leave
+    it behind the table's version: one since the zone read the table must be seen here."""
+    if delta_version(spark, location) != read_version:
+        raise ConcurrentWriteSkipped(f"Concurrent write: {location} moved on since this zone read it")
 
 
 def _token() -> str:
     return f"{APP_ID}:{uuid.uuid4().hex}"
 
 
-def _committed(spark: SparkSession, location: str, token: str) -> Committed:
+def _committed(spark: SparkSession, location: str, token: str, read_version: int) -> Committed:
     from delta.tables import DeltaTable
 
-    found = (DeltaTable.forPath(spark, location).history(_SEARCHED).where(F.col("userMetadata") == token)
+    newer = max(1, (delta_version(spark, location) or 0) - read_version)  # every commit since the read
+    found = (DeltaTable.forPath(spark, location).history(newer).where(F.col("userMetadata") == token)
              .select("version", "operationMetrics").first())
     if found is None:
         raise ConcurrentWriteSkipped(f"Concurrent write: {location} moved on since this zone read it")

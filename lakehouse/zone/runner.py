@@ -178,7 +178,7 @@ class ZoneRunner:
                 current = table_at(spark, location, version)
                 pending = ctx.cache(mode.changes(_write(zone, location, staged, ctx, batch, version), current))
                 if pending.isEmpty() and not result.malformed:
-                    _keep_new_columns(spark, location, staged, result, current)
+                    _keep_new_columns(spark, location, staged, result)
                     result.status = OK
                     return
 
@@ -204,7 +204,10 @@ class ZoneRunner:
             if batch.mode == FULL and version is not None:
                 ensure_change_feed(spark, location)  # a table from before the feed was on
             unchanged = gate.passed is staged  # nothing quarantined: the changes found above still hold
-            written = mode.write(spark, _write(zone, location, gate.passed, ctx, batch, version, result.promoted),
+            # A full batch depends on the upstream tables alone: compared with the table as it is
+            # then (after this zone's own change-feed ALTER). An incremental one on the version read.
+            read = None if batch.mode == FULL else version
+            written = mode.write(spark, _write(zone, location, gate.passed, ctx, batch, read, result.promoted),
                                  pending if unchanged else None)
             if written.created or written.version != version:
                 catalog.register(spark, self.env, zone.target.table, location, zone.target.description)
@@ -221,11 +224,11 @@ def _write(zone, location: str, rows: DataFrame, ctx: ZoneContext, batch, versio
                  read_version=version)
 
 
-def _keep_new_columns(spark, location: str, rows: DataFrame, result: ZoneResult, current=None) -> None:
+def _keep_new_columns(spark, location: str, rows: DataFrame, result: ZoneResult) -> None:
     """A zone whose rows did not change still gains a column its upstream gained (added as nulls,
-    as a rebuild would have it), so its schema equals a full rebuild's."""
-    current = spark.read.format("delta").load(location) if current is None else current
-    if add_new_columns(spark, location, rows, current):
+    as a rebuild would have it), so its schema equals a full rebuild's. Against the table as it is
+    now: another run may have added the column since this zone read it."""
+    if add_new_columns(spark, location, rows, spark.read.format("delta").load(location)):
         result.version = delta_version(spark, location)
 
 

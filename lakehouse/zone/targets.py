@@ -79,11 +79,14 @@ class TargetMode:
         caller has them already (cached)."""
         if delta_version(spark, w.location) is None:
             return _create(spark, w)
-        read = w.read_version
-        if add_new_columns(spark, w.location, w.staged, spark.read.format("delta").load(w.location)):
-            ops = None  # compared against the table with its new columns
-        if ops is None or read is None:
-            read = delta_version(spark, w.location)
+        read, table = w.read_version, spark.read.format("delta").load(w.location)
+        if add_new_columns(spark, w.location, w.staged, table):
+            ops = None  # compared against the table with its new columns, which this commit added
+            if read is not None:
+                read = _own_commit_on(spark, w.location, read)
+            table = spark.read.format("delta").load(w.location)
+        if ops is None:
+            read = delta_version(spark, w.location) if read is None else read
             ops = self.changes(w, table_at(spark, w.location, read))
         ops = ops.cache()
         try:
@@ -91,7 +94,7 @@ class TargetMode:
             if not total:
                 return WriteMetrics(version=delta_version(spark, w.location))
             if not known:  # only keys the table lacks: nothing to match, so an append
-                done = commit.append(ops.select(*w.staged.columns), w.location, read)
+                done = commit.append(_as_in(table, ops, w.staged.columns), w.location, read)
                 return WriteMetrics(int(done.metrics.get("numOutputRows", total)), 0, 0,
                                     int(done.metrics.get("numFiles", 0)), done.version)
             done = commit.merge(spark, w.location, read,
@@ -129,6 +132,20 @@ class Mirror(TargetMode):
 class Append(TargetMode):
     name = "append"
     updates = False
+
+
+def _own_commit_on(spark: SparkSession, location: str, read: int) -> int:
+    """The version this writer's ALTER just made, which must follow the one it read."""
+    if delta_version(spark, location) != read + 1:
+        raise commit.ConcurrentWriteSkipped(f"Concurrent write: {location} moved on since this zone read it")
+    return read + 1
+
+
+def _as_in(table: DataFrame, rows: DataFrame, columns: list[str]) -> DataFrame:
+    """``rows``' columns cast to the table's types, as a MERGE's insert casts them."""
+    types = {f.name.lower(): f.dataType for f in table.schema.fields}
+    return rows.select(*(F.col(_q(c)).cast(types[c.lower()]).alias(c) if c.lower() in types else F.col(_q(c))
+                         for c in columns))
 
 
 def table_at(spark: SparkSession, location: str, version: int) -> DataFrame:
