@@ -55,7 +55,7 @@ def _dml_session(spark: SparkSession) -> SparkSession:
 
 def append(rows: DataFrame, location: str, read_version: int) -> Committed:
     token = _token()
-    _still_at(rows.sparkSession, location, read_version)
+    still_at(rows.sparkSession, location, read_version)
     (rows.write.format("delta").mode("append").option("txnAppId", APP_ID)
      .option("txnVersion", read_version + 1).option("userMetadata", token).save(location))
     return _committed(rows.sparkSession, location, token, read_version)
@@ -66,7 +66,7 @@ def merge(spark: SparkSession, location: str, read_version: int, build) -> Commi
     from delta.tables import DeltaTable
 
     session, token = _dml_session(spark), _token()
-    _still_at(spark, location, read_version)
+    still_at(spark, location, read_version)
     for key, value in zip(_TXN, (APP_ID, str(read_version + 1), token)):
         session.conf.set(key, value)
     try:
@@ -77,11 +77,15 @@ def merge(spark: SparkSession, location: str, read_version: int, build) -> Commi
     return _committed(spark, location, token, read_version)
 
 
-def _still_at(spark: SparkSession, location: str, read_version: int) -> None:
+def still_at(spark: SparkSession, location: str, version: int) -> None:
     """Commits without the transaction identifier (OPTIMIZE, ALTER TABLE, erase, restore) leave
     it behind the table's version: one since the zone read the table must be seen here."""
-    if delta_version(spark, location) != read_version:
-        raise ConcurrentWriteSkipped(f"Concurrent write: {location} moved on since this zone read it")
+    if delta_version(spark, location) != version:
+        raise _moved(location)
+
+
+def _moved(location: str) -> ConcurrentWriteSkipped:
+    return ConcurrentWriteSkipped(f"Concurrent write: {location} moved on since this zone read it")
 
 
 def _token() -> str:
@@ -95,5 +99,5 @@ def _committed(spark: SparkSession, location: str, token: str, read_version: int
     found = (DeltaTable.forPath(spark, location).history(newer).where(F.col("userMetadata") == token)
              .select("version", "operationMetrics").first())
     if found is None:
-        raise ConcurrentWriteSkipped(f"Concurrent write: {location} moved on since this zone read it")
+        raise _moved(location)
     return Committed(int(found["version"]), dict(found["operationMetrics"] or {}))

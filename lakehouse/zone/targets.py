@@ -136,8 +136,7 @@ class Append(TargetMode):
 
 def _own_commit_on(spark: SparkSession, location: str, read: int) -> int:
     """The version this writer's ALTER just made, which must follow the one it read."""
-    if delta_version(spark, location) != read + 1:
-        raise commit.ConcurrentWriteSkipped(f"Concurrent write: {location} moved on since this zone read it")
+    commit.still_at(spark, location, read + 1)
     return read + 1
 
 
