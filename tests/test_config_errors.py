@@ -353,6 +353,8 @@ def test_plan_lists_zones_in_run_order(monkeypatch):
     assert by_zone["accelerometer_trusted"][3] == "accelerometer_landing, customer_trusted"
     assert by_zone["machine_learning_curated"][4] == "plan_db.machine_learning_curated"
     assert by_zone["step_trainer_landing"][5] == "serialNumber, sensorReadingTime"
+    assert by_zone["customer_trusted"][7] == "not needed"  # one row per key already
+    assert by_zone["machine_learning_curated"][7] == "by keys"
 
 
 def test_plan_one_layer():

@@ -57,11 +57,12 @@ def validate(ctx: click.Context, fast: bool) -> None:
 def plan(ctx: click.Context, pipeline: str, as_json: bool) -> None:
     """Show the run order and each zone's dependencies."""
     from lakehouse.plan.lineage import scope_of
+    from lakehouse.plan.uniqueness import unique_by_construction
 
     project = project_of(ctx, with_suites=False)
     graph = project.graph
     table = Table(title=f"plan for --pipeline {pipeline}")
-    columns = ("#", "zone", "layer", "reads", "writes", "merge keys", "mode", "a change recomputes")
+    columns = ("#", "zone", "layer", "reads", "writes", "merge keys", "mode", "dedupe", "a change recomputes")
     for column in columns:
         table.add_column(column)
     rows = []
@@ -73,11 +74,12 @@ def plan(ctx: click.Context, pipeline: str, as_json: bool) -> None:
             recomputes = "new or changed files"
         else:
             recomputes = f"rows with the changed {scope.describe()}" if scope else "the whole table"
+        dedupe = "not needed" if unique_by_construction(zone, graph) else "by keys"
         rows.append([str(i), name, zone.layer, reads, f"{project.env.database}.{zone.target.table}",
-                     ", ".join(zone.target.merge_keys), zone.target_mode, recomputes])
+                     ", ".join(zone.target.merge_keys), zone.target_mode, dedupe, recomputes])
         table.add_row(*rows[-1])
     if as_json:
-        keys = ("order", "zone", "layer", "reads", "writes", "merge_keys", "mode", "recomputes")
+        keys = ("order", "zone", "layer", "reads", "writes", "merge_keys", "mode", "dedupe", "recomputes")
         echo_json([{**dict(zip(keys, row)), "order": int(row[0]), "merge_keys": graph.zones[row[1]].target.merge_keys,
                      "depends_on": graph.depends_on[row[1]]} for row in rows])
     else:

@@ -12,7 +12,7 @@ from lakehouse.project import Project, load_project
 from lakehouse.errors import ConfigError, LakehouseError, first_line
 
 # Piped (CI, Glue's logs, | less), rich would cut tables to 80 columns: give them room instead.
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 250)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 300)
 err = Console(stderr=True, soft_wrap=True)
 
 DEFAULT_CONFIG_DIR = "configs/stedi"

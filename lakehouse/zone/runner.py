@@ -22,6 +22,7 @@ from lakehouse import catalog
 from lakehouse.errors import ZoneFailed, first_line
 from lakehouse.plan.fingerprint import fingerprint
 from lakehouse.plan.lineage import scope_of
+from lakehouse.plan.uniqueness import unique_by_construction
 from lakehouse.quality.gate import QualityGate
 from lakehouse.results import FAILED, FULL, OK, UP_TO_DATE, ZoneResult
 from lakehouse.storage import delta_version
@@ -150,7 +151,8 @@ class ZoneRunner:
             check_promotable(zone, rows, file)
             if batch.compete and order_by and version is not None:
                 rows = _with_current_rows(rows, table_at(spark, location, version), keys)
-            staged = dedupe(rows, keys, order_by)
+            # One row per key already (see plan.uniqueness): a dedupe would shuffle and sort for nothing.
+            staged = rows if unique_by_construction(zone, self.graph) else dedupe(rows, keys, order_by)
             if _TARGET in staged.columns:
                 staged = staged.where(~F.col(_TARGET)).drop(_TARGET)
             staged = ctx.cache(staged)
