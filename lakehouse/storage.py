@@ -7,6 +7,7 @@ Spark job.
 """
 from __future__ import annotations
 
+import json
 import re
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -47,6 +48,36 @@ def delta_version(spark: SparkSession, location: str) -> int | None:
         return None
     versions = [int(m.group(1)) for s in fs.listStatus(path) if (m := _COMMIT.match(s.getPath().getName()))]
     return max(versions) if versions else None
+
+
+def only_inserts(spark: SparkSession, location: str, after: int, upto: int) -> bool:
+    """Whether every commit after version ``after`` up to ``upto`` only added rows (appends, and
+    MERGEs that updated and deleted nothing), read from the commits' own metrics: one small file
+    per commit, no Spark job. False when a commit did anything else or cannot be read."""
+    fs, log = _fs(spark, location.rstrip("/") + "/_delta_log")
+    jvm = spark.sparkContext._jvm
+    for version in range(after + 1, upto + 1):
+        path = jvm.org.apache.hadoop.fs.Path(log, f"{version:020d}.json")
+        if not fs.exists(path):
+            return False  # cleaned up: the caller takes the long way
+        stream = fs.open(path)
+        try:
+            text = jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+        finally:
+            stream.close()
+        info = next((json.loads(line)["commitInfo"] for line in text.splitlines() if '"commitInfo"' in line), None)
+        if info is None or not _adds_only(info):
+            return False
+    return True
+
+
+def _adds_only(info: dict) -> bool:
+    operation, metrics = info.get("operation"), info.get("operationMetrics") or {}
+    if operation == "WRITE":
+        return (info.get("operationParameters") or {}).get("mode") == "Append"
+    if operation == "MERGE":
+        return all(int(metrics.get(m, "1")) == 0 for m in ("numTargetRowsUpdated", "numTargetRowsDeleted"))
+    return False
 
 
 def delta_rs(root: str):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from delta.tables import DeltaTable
 
-from lakehouse.storage import delta_version
+from lakehouse.storage import delta_version, only_inserts
 from lakehouse.zone.commit import ConcurrentWriteSkipped
 from lakehouse.zone.runner import is_conflict
 from lakehouse.zone.targets import Mirror, Upsert, Write, table_at
@@ -81,3 +81,18 @@ def test_an_append_keeps_the_table_types_as_a_merge_would(spark, table):
     written = _write(spark, Upsert(), table, [(7, "g")], schema="k bigint, v string")
     assert written.inserted == 1 and _operations(spark, table)[-1] == "WRITE"
     assert spark.read.format("delta").load(table).schema["k"].dataType.simpleString() == "int"
+
+
+def test_only_inserts_tells_from_each_commit_s_metrics_whether_rows_were_only_added(spark, table):
+    """What lets a zone over this table skip comparing with its own: no key it had changed or left."""
+    seen = delta_version(spark, table)
+    _write(spark, Upsert(), table, [(4, "d")])  # an append
+    (DeltaTable.forPath(spark, table).alias("t").merge(spark.createDataFrame([(5, "e")], SCHEMA).alias("s"), "t.k = s.k")
+     .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())  # a MERGE that only inserted
+    assert only_inserts(spark, table, seen, seen + 2)
+    _write(spark, Upsert(), table, [(2, "B")])  # a MERGE that updated
+    assert not only_inserts(spark, table, seen, seen + 3)
+    assert only_inserts(spark, table, seen + 3, seen + 3), "no commit in the range"
+    DeltaTable.forPath(spark, table).delete("k = 5")
+    spark.sql(f"ALTER TABLE delta.`{table}` SET TBLPROPERTIES ('lakehouse.note' = 'x')")
+    assert not only_inserts(spark, table, seen + 3, seen + 4) and not only_inserts(spark, table, seen + 4, seen + 5)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from lakehouse.results import INCREMENTAL, UP_TO_DATE
+from lakehouse.zone.targets import TargetMode
 from tests import deliveries
 from tests.conftest import STEDI_CONFIGS, project_for, run_all
 from tests.helpers import TABLES, cached_frames, copy_lake, differences, rows_of, versions
@@ -88,7 +89,7 @@ def test_unchanged_inputs_are_up_to_date_and_commit_nothing(spark, landing, proj
     assert all(z.timings.keys() == {"read"} for z in again.zones), "no stage past the input check ran"
 
 
-def test_landing_reads_only_new_files_and_keeps_a_redelivered_reading_once(spark, landing, project):
+def test_new_readings_are_read_once_from_new_files_and_appended_downstream_without_comparing(spark, landing, project, monkeypatch):
     before = rows_of(spark, project, "accelerometer_landing").count()
     done = deliveries.new_readings(landing, random.Random(1))
     result = _run(spark, project, pipeline="landing")  # what landing read is the point here
@@ -99,6 +100,21 @@ def test_landing_reads_only_new_files_and_keeps_a_redelivered_reading_once(spark
     assert (acc.inserted, acc.updated) == (done["new"], 0)
     assert rows_of(spark, project, "accelerometer_landing").count() == before + done["new"]
     assert result.zone("customer_landing").status == UP_TO_DATE
+
+    # Landing only added rows, and accelerometer_trusted keeps one row per landing key: its new
+    # rows are new keys, appended without comparing them with its table.
+    trusted = rows_of(spark, project, "accelerometer_trusted").count()
+    compared = []
+    original = TargetMode.changes
+    monkeypatch.setattr(TargetMode, "changes", lambda self, w, current: compared.append(w.location) or
+                        original(self, w, current))
+    result = _run(spark, project)
+    acc = result.zone("accelerometer_trusted")
+    assert (acc.inserted, acc.updated, acc.deleted) == (done["new"], 0, 0), "every new reading is a consenting customer's"
+    assert rows_of(spark, project, "accelerometer_trusted").count() == trusted + done["new"]
+    assert not [c for c in compared if c.rstrip("/").endswith("/accelerometer_trusted")]
+    assert [c for c in compared if c.rstrip("/").endswith("/customer_curated")], \
+        "its joined table changed: compared as before"
 
 
 def test_history_shows_the_ledger_for_people_and_scripts(spark, landing, project, monkeypatch):

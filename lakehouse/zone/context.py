@@ -76,6 +76,7 @@ class Batch:
     malformed: DataFrame | None = None  # lines that did not fit the schema: raw, source_file
     files: list[FileEntry] = field(default_factory=list)  # landing files read
     compete: bool = False        # rows must beat the target's current row of the same key (landing)
+    new_keys: bool = False       # every row adds a key the target lacks: nothing to compare it with
 
 
 @dataclass

@@ -177,9 +177,13 @@ class ZoneRunner:
             with clock("promote"):
                 # Staged rows identical to the table's, and nothing departed: they passed this
                 # suite when they were promoted, so there is nothing to judge or to write.
-                current = table_at(spark, location, version)
-                pending = ctx.cache(mode.changes(_write(zone, location, staged, ctx, batch, version), current))
-                if pending.isEmpty() and not result.malformed:
+                if batch.new_keys:  # nothing in the table to compare with (see sources)
+                    nothing = not result.rows_staged
+                else:
+                    current = table_at(spark, location, version)
+                    pending = ctx.cache(mode.changes(_write(zone, location, staged, ctx, batch, version), current))
+                    nothing = pending.isEmpty()
+                if nothing and not result.malformed:
                     _keep_new_columns(spark, location, staged, result)
                     result.status = OK
                     return
@@ -223,7 +227,7 @@ def _write(zone, location: str, rows: DataFrame, ctx: ZoneContext, batch, versio
     scoped = batch.scope is not None
     return Write(location, rows, zone.target.merge_keys, zone.target.partition_by, count,
                  scope=batch.scope if scoped else None, scope_keys=ctx.scope.keys if scoped else None,
-                 read_version=version)
+                 read_version=version, new_keys=batch.new_keys)
 
 
 def _keep_new_columns(spark, location: str, rows: DataFrame, result: ZoneResult) -> None:

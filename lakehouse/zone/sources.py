@@ -14,8 +14,9 @@ from pyspark.sql import functions as F
 from pyspark.sql.utils import AnalysisException
 
 from lakehouse.errors import ZoneFailed, first_line
+from lakehouse.plan.uniqueness import unique_by_construction
 from lakehouse.results import FULL, INCREMENTAL
-from lakehouse.storage import list_files
+from lakehouse.storage import list_files, only_inserts
 from lakehouse.zone.changes import affected_scope, semi_join_scope
 from lakehouse.zone.context import Batch, Inputs
 from lakehouse.zone.transform import query
@@ -85,12 +86,22 @@ class TableSource(SourceKind):
                 if nothing:
                     return Batch(None, INCREMENTAL, scope=scope)
                 return Batch(semi_join_scope(tables.read(zone.source.table), scope, ctx.scope), INCREMENTAL,
-                             scope=scope)
+                             scope=scope, new_keys=_only_new_keys(ctx, changed))
         source = tables.read(zone.source.table)
         return Batch(source, FULL, source=source)
 
     def empty(self, spark, zone, table):
         return table(zone.source.table)
+
+
+def _only_new_keys(ctx: ZoneContext, changed: dict[str, int]) -> bool:
+    """Every row the zone stages adds a key its table lacks: only its source table changed, by
+    adding rows alone (its commits say so), and the zone keeps one row per source key, so a key
+    new to the source is new to the table too. The zone then need not compare with its table."""
+    source = ctx.zone.source.table
+    if set(changed) != {source} or not unique_by_construction(ctx.zone, ctx.tables.graph):
+        return False
+    return only_inserts(ctx.spark, ctx.tables.location(source), changed[source], ctx.tables.version(source))
 
 
 @register

@@ -58,6 +58,7 @@ class Write:
     scope: DataFrame | None = None        # None: the whole table
     scope_keys: list[str] | None = None
     read_version: int | None = None       # the table's version the caller's changes were computed against
+    new_keys: bool = False                # every staged row adds a key the table lacks (the caller knows)
 
 
 def register(cls: type[TargetMode]) -> type[TargetMode]:
@@ -85,12 +86,16 @@ class TargetMode:
             if read is not None:
                 read = _own_commit_on(spark, w.location, read)
             table = spark.read.format("delta").load(w.location)
-        if ops is None:
+        quick = w.new_keys and read is not None  # every row adds a key: nothing to compare or tally
+        if not quick and ops is None:
             read = delta_version(spark, w.location) if read is None else read
             ops = self.changes(w, table_at(spark, w.location, read))
-        ops = ops.cache()
+        ops = w.staged if quick else ops.cache()
         try:
-            total, known = ops.agg(F.count("*"), F.count(F.when(F.col(KNOWN), 1))).first()
+            if quick:
+                total, known = w.staged_rows, 0
+            else:
+                total, known = ops.agg(F.count("*"), F.count(F.when(F.col(KNOWN), 1))).first()
             if not total:
                 return WriteMetrics(version=delta_version(spark, w.location))
             if not known:  # only keys the table lacks: nothing to match, so an append
@@ -100,7 +105,8 @@ class TargetMode:
             done = commit.merge(spark, w.location, read,
                                 lambda target: _merge(target, ops, w, self.updates, self.deletes))
         finally:
-            ops.unpersist()
+            if not quick:
+                ops.unpersist()
         m = done.metrics
         return WriteMetrics(int(m.get("numTargetRowsInserted", 0)), int(m.get("numTargetRowsUpdated", 0)),
                             int(m.get("numTargetRowsDeleted", 0)), int(m.get("numTargetFilesAdded", 0)),
