@@ -36,7 +36,7 @@ SCHEMA = (
     "rows_read bigint, malformed bigint, quarantined bigint, promoted bigint, inserted bigint, "
     "updated bigint, deleted bigint, seconds double, expectations string, error string"
 )
-_STATE_COLUMNS = ["zone", "run_id", "fingerprint", "input_versions", "input_files", "output_version", "ended_at"]
+_STATE_COLUMNS = ["zone", "run_id", "fingerprint", "input_versions", "input_files", "output_version", "ended_at", "mode"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class ZoneState:
     input_versions: dict[str, int]
     output_version: int | None
     files: dict[str, FileEntry] = field(default_factory=dict)  # every landing file ingested so far
+    restored: bool = False  # restored since its last full run: the table may not equal its inputs' result
 
 
 def location(env: Environment) -> str:
@@ -95,12 +96,15 @@ def load_states(spark: SparkSession | None, env: Environment) -> dict[str, ZoneS
     rows = _rows(spark, env, _STATE_COLUMNS, [OK, UP_TO_DATE])
     states: dict[str, ZoneState] = {}
     files: dict[str, dict[str, FileEntry]] = {}
+    restored: dict[str, bool] = {}
     for row in sorted(rows, key=lambda r: (_aware(r["ended_at"]), r["run_id"])):
         seen = files.setdefault(row["zone"], {})
         for f in row["input_files"] or []:
             seen[f["path"]] = FileEntry(f["path"], f["size"], f["modified"])
+        if row["mode"] in ("restore", FULL):
+            restored[row["zone"]] = row["mode"] == "restore"
         states[row["zone"]] = ZoneState(row["run_id"], row["fingerprint"], dict(row["input_versions"] or {}),
-                                        row["output_version"], seen)
+                                        row["output_version"], seen, restored.get(row["zone"], False))
     return states
 
 

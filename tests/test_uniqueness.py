@@ -7,7 +7,7 @@ import yaml
 from lakehouse.config.loader import _Loader
 from lakehouse.config.models import Zone
 from lakehouse.plan.graph import ZoneGraph
-from lakehouse.plan.uniqueness import unique_by_construction
+from lakehouse.plan.uniqueness import new_source_keys_stay_new, unique_by_construction
 from lakehouse.project import load_project
 from tests.conftest import STEDI_CONFIGS
 
@@ -46,7 +46,7 @@ KEYS = "\ntarget: {table: z, merge_keys: [user, timestamp, x, y, z]}\n"
 @pytest.mark.parametrize("body, unique", [
     ("filters: [x > 0]", True),
     ("joins: [{table: customer_curated, alias: c, on: a.user = c.email, columns: [c.serialNumber]}]", True),
-    ("joins: [{table: customer_curated, alias: c, type: left, on: '`c`.`email` = lower(a.user)'}]", True),
+    ("joins: [{table: customer_curated, alias: c, type: left, on: '`c`.`email` = `a`.user'}]", True),
     ("joins: [{table: customer_curated, alias: c, on: c.email = a.user AND c.birthDay > '2000'}]", True),
     ("joins: [{table: customer_curated, alias: c, type: semi, on: a.user = c.phone}]", True),
     ("joins: [{table: customer_curated, alias: c, type: anti, on: a.user = c.phone}]", True),
@@ -56,9 +56,15 @@ KEYS = "\ntarget: {table: z, merge_keys: [user, timestamp, x, y, z]}\n"
     ("joins: [{table: customer_curated, alias: c, on: a.user = c.email OR a.user = c.phone}]", False),
     ("joins: [{table: customer_curated, alias: c, on: c.email = c.phone}]", False),
     ("joins: [{table: customer_curated, alias: c, on: a.user <=> c.email}]", False),
+    # the other side not a plain column of another alias: it may be the joined table's own column,
+    # fold several keys into one value, or be a predicate on the whole comparison
+    ("joins: [{table: customer_curated, alias: c, on: c.email = lower(a.user)}]", False),
+    ("joins: [{table: customer_curated, alias: c, on: c.email = user}]", False),
+    ("joins: [{table: customer_curated, alias: c, on: c.email = a.user IS NOT NULL}]", False),
     # a key made here, or rows made several of one
     ("columns: {derive: {user: lower(user)}}", False),
     ("columns: {derive: {x: 'explode(array(x, y))'}}", False),
+    ("columns: {derive: {x: '`explode`(array(x, y))'}}", False),
     ("columns: {select: [user, timestamp, x, y, 'posexplode(array(z)) AS (p, z)']}", False),
 ])
 def test_joins_and_columns_decide(body, unique):
@@ -90,3 +96,15 @@ def test_sql_and_files_zones_keep_the_dedupe():
     sql = _zone("name: s\nlayer: curated\nsql: {uses: [customer_trusted], query: SELECT email FROM customer_trusted}\n"
                 "target: {table: s, merge_keys: [email]}")
     assert not unique_by_construction(sql, _graph_with(sql))
+
+
+def test_new_source_keys_stay_new_only_in_a_mirror_that_reads_its_source_once():
+    project = load_project(STEDI_CONFIGS)
+    assert [n for n, z in project.zones.items() if new_source_keys_stay_new(z, project.graph)] == [
+        "accelerometer_trusted", "customer_curated", "customer_trusted", "step_trainer_trusted"]
+    # An upsert table keeps keys its source dropped; they come back as "new" source keys.
+    kept = _zone(ACC + "\ntarget: {table: z, merge_keys: [user, timestamp, x, y, z], mode: upsert}\n")
+    assert unique_by_construction(kept, _graph_with(kept)) and not new_source_keys_stay_new(kept, _graph_with(kept))
+    # Joined to itself: a new row reaches old ones, whose keys the table holds.
+    itself = _zone(ACC + "joins: [{table: accelerometer_trusted, alias: b, type: semi, on: b.user = a.user}]" + KEYS)
+    assert unique_by_construction(itself, _graph_with(itself)) and not new_source_keys_stay_new(itself, _graph_with(itself))

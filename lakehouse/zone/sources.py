@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.utils import AnalysisException
 
 from lakehouse.errors import ZoneFailed, first_line
-from lakehouse.plan.uniqueness import unique_by_construction
+from lakehouse.plan.uniqueness import new_source_keys_stay_new
 from lakehouse.results import FULL, INCREMENTAL
 from lakehouse.storage import list_files, only_inserts
 from lakehouse.zone.changes import affected_scope, semi_join_scope
@@ -96,12 +96,13 @@ class TableSource(SourceKind):
 
 def _only_new_keys(ctx: ZoneContext, changed: dict[str, int]) -> bool:
     """Every row the zone stages adds a key its table lacks: only its source table changed, by
-    adding rows alone (its commits say so), and the zone keeps one row per source key, so a key
-    new to the source is new to the table too. The zone then need not compare with its table."""
+    adding rows alone (its commits say so), and a key new to the source is new to the table
+    (``plan.uniqueness``). The zone then need not compare with its table."""
     source = ctx.zone.source.table
-    if set(changed) != {source} or not unique_by_construction(ctx.zone, ctx.tables.graph):
-        return False
-    return only_inserts(ctx.spark, ctx.tables.location(source), changed[source], ctx.tables.version(source))
+    if set(changed) != {source} or ctx.state.restored or not new_source_keys_stay_new(ctx.zone, ctx.tables.graph):
+        return False  # (a restored table may hold keys its source has dropped since)
+    since, now = changed[source], ctx.tables.version(source)
+    return now > since and only_inserts(ctx.spark, ctx.tables.location(source), since, now)
 
 
 @register
