@@ -66,16 +66,22 @@ def _output_name(expression: str) -> str | None:
     return named.group(1) if named else None
 
 
+def expressions(zone: Zone) -> list[str]:
+    """Every SQL expression of a declarative zone: filters, join conditions and kept columns,
+    derived and selected columns."""
+    found = [*zone.filters, *(c for j in zone.joins for c in j.columns), *(j.on for j in zone.joins)]
+    if zone.columns is not None:
+        found += [*zone.columns.derive.values(), *(zone.columns.select or [])]
+    return found
+
+
 def scope_of(zone: Zone) -> Scope | None:
     """The incremental scope of a declarative zone over an upstream table; None: recompute in full."""
     if zone.sql is not None or zone.source is None or not zone.source.table:
         return None
-    expressions = [*zone.filters, *(c for j in zone.joins for c in j.columns), *(j.on for j in zone.joins)]
-    columns = zone.columns
-    if columns is not None:
-        expressions += [*columns.derive.values(), *(columns.select or [])]
-    if any(_WINDOW.search(e) for e in expressions):
+    if any(_WINDOW.search(e) for e in expressions(zone)):
         return None
+    columns = zone.columns
 
     cols = _Columns()
     for join in zone.joins:

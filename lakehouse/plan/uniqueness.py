@@ -1,13 +1,14 @@
 """Whether a zone's rows are one per key by construction, so its dedupe can be left out.
 
-Every table a zone writes holds one row per merge key: the zone deduplicated it on those keys
-before each MERGE or append (when its dedupe keys are among its merge keys). A zone over such a
-table keeps that property when nothing it does can make two rows of one key:
+Every table a zone writes holds one row per merge key: each batch is one row per dedupe key
+(which ``config.models`` keeps among the merge keys), and MERGEs or appends by the merge keys.
+A zone over such a table keeps that property when nothing it does can make two rows of one key:
 
 - it reads a table (source kind ``table``), and its keys carry, unchanged, every merge key of that
   table (``lineage.scope_of``);
 - each join is a semi or anti join (it only drops rows), or an inner or left join whose ``on``
-  equates every merge key of the joined table to a column of the left side (at most one match);
+  equates every merge key of the joined table to a plain column of another alias (at most one
+  match);
 - no expression makes several rows of one (a generator such as ``explode``; a window already
   stops the key's lineage).
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from lakehouse.plan.lineage import scope_of
+from lakehouse.plan.lineage import expressions, scope_of
 
 if TYPE_CHECKING:
     from lakehouse.config.models import Join, Zone
@@ -43,7 +44,7 @@ def unique_by_construction(zone: Zone, graph: ZoneGraph) -> bool:
     traced = {c.lower() for c in scope.source_columns}
     if source_keys is None or not source_keys <= traced:
         return False
-    if any(_GENERATOR.search(e) for e in _expressions(zone)):
+    if any(_GENERATOR.search(e) for e in expressions(zone)):
         return False
     return all(_at_most_one_match(join, graph) for join in zone.joins)
 
@@ -92,10 +93,3 @@ def _bound_columns(on: str, alias: str) -> set[str]:
             if column and theirs and theirs["alias"].lower() != alias.lower():
                 bound.add(column["col"].lower())
     return bound
-
-
-def _expressions(zone: Zone) -> list[str]:
-    found = [*zone.filters, *(c for j in zone.joins for c in j.columns)]
-    if zone.columns is not None:
-        found += [*zone.columns.derive.values(), *(zone.columns.select or [])]
-    return found
