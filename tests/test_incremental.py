@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from lakehouse.results import INCREMENTAL, UP_TO_DATE
+from lakehouse.zone.context import Tables
 from lakehouse.zone.targets import TargetMode
 from tests import deliveries
 from tests.conftest import STEDI_CONFIGS, project_for, run_all
@@ -108,6 +109,8 @@ def test_new_readings_are_read_once_from_new_files_and_appended_downstream_witho
     original = TargetMode.changes
     monkeypatch.setattr(TargetMode, "changes", lambda self, w, current: compared.append(w.location) or
                         original(self, w, current))
+    reads, read = [], Tables.read
+    monkeypatch.setattr(Tables, "read", lambda self, table: reads.append((self.zone.name, table)) or read(self, table))
     result = _run(spark, project)
     acc = result.zone("accelerometer_trusted")
     assert (acc.inserted, acc.updated, acc.deleted) == (done["new"], 0, 0), "every new reading is a consenting customer's"
@@ -115,6 +118,9 @@ def test_new_readings_are_read_once_from_new_files_and_appended_downstream_witho
     assert not [c for c in compared if c.rstrip("/").endswith("/accelerometer_trusted")]
     assert [c for c in compared if c.rstrip("/").endswith("/customer_curated")], \
         "its joined table changed: compared as before"
+    assert ("accelerometer_trusted", "accelerometer_landing") not in reads, \
+        "its new rows are what landing's change feed added: landing is not scanned for them"
+    assert ("customer_curated", "customer_trusted") in reads, "its source did not only gain keys: read as before"
 
 
 def test_history_shows_the_ledger_for_people_and_scripts(spark, landing, project, monkeypatch):

@@ -34,8 +34,7 @@ def affected_scope(ctx: ZoneContext, changed: dict[str, int]) -> DataFrame:
     alias = zone.source.name
     parts = []
     if zone.source.table in changed:
-        delta = tables.changes(zone.source.table, changed[zone.source.table])
-        parts.append(delta.select(*(F.col(f"`{s}`").alias(k) for k, s in scope.columns)))
+        parts.append(scope_values(tables.changes(zone.source.table, changed[zone.source.table]), scope, distinct=False))
     for i, join in enumerate(zone.joins):
         if join.table not in changed:
             continue
@@ -46,6 +45,12 @@ def affected_scope(ctx: ZoneContext, changed: dict[str, int]) -> DataFrame:
         hit = base.join(delta, F.expr(join.on), "left_semi")
         parts.append(hit.select(*(F.col(f"{alias}.`{s}`").alias(k) for k, s in scope.columns)))
     return reduce(lambda a, b: a.unionByName(b), parts).distinct()
+
+
+def scope_values(rows: DataFrame, scope: Scope, distinct: bool = True) -> DataFrame:
+    """The scope values (named as the target's key columns) of source ``rows``."""
+    values = rows.select(*(F.col(f"`{s}`").alias(k) for k, s in scope.columns))
+    return values.distinct() if distinct else values
 
 
 def semi_join_scope(rows: DataFrame, scope_values: DataFrame, scope: Scope) -> DataFrame:

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from pyspark.sql import functions as F
+
 from lakehouse.errors import ZoneFailed
 from lakehouse.storage import delta_version
 
@@ -16,6 +18,9 @@ if TYPE_CHECKING:
     from lakehouse.plan.lineage import Scope
     from lakehouse.results import FileEntry
     from lakehouse.zone.suppression import Suppression
+
+
+_FEED_COLUMNS = ("_change_type", "_commit_version", "_commit_timestamp")
 
 
 class Tables:
@@ -47,10 +52,17 @@ class Tables:
 
     def changes(self, table: str, since: int) -> DataFrame:
         """Rows inserted, updated (before and after) or deleted after version ``since``, up to the pin."""
-        df = (self.spark.read.format("delta").option("readChangeFeed", "true")
-              .option("startingVersion", since + 1).option("endingVersion", self.version(table))
-              .load(self.location(table)))
-        return df.drop("_change_type", "_commit_version", "_commit_timestamp")
+        return self._feed(table, since).drop(*_FEED_COLUMNS)
+
+    def added(self, table: str, since: int) -> DataFrame:
+        """Rows inserted after version ``since``, up to the pin: the whole change where the commits
+        only inserted (``storage.only_inserts``)."""
+        return self._feed(table, since).where(F.col("_change_type") == "insert").drop(*_FEED_COLUMNS)
+
+    def _feed(self, table: str, since: int) -> DataFrame:
+        return (self.spark.read.format("delta").option("readChangeFeed", "true")
+                .option("startingVersion", since + 1).option("endingVersion", self.version(table))
+                .load(self.location(table)))
 
 
 @dataclass

@@ -191,7 +191,9 @@ class ZoneRunner:
         with clock("validate"):
             judged = None
             if batch.scope is not None and suite is not None and suite.judges_whole_table and version is not None:
-                kept = outside(table_at(spark, location, version), batch.scope, ctx.scope.keys)
+                current = table_at(spark, location, version)
+                # New keys replace none of the table's rows: all of them stay.
+                kept = current if batch.new_keys else outside(current, batch.scope, ctx.scope.keys)
                 judged = ctx.cache(kept.unionByName(staged, allowMissingColumns=True))
             gate = self.gate.check(zone.name, suite, staged, result.rows_staged, judged)
             result.suite, result.expectations = gate.suite, gate.results

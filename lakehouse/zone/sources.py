@@ -17,7 +17,7 @@ from lakehouse.errors import ZoneFailed, first_line
 from lakehouse.plan.uniqueness import new_source_keys_stay_new
 from lakehouse.results import FULL, INCREMENTAL
 from lakehouse.storage import list_files, only_inserts
-from lakehouse.zone.changes import affected_scope, semi_join_scope
+from lakehouse.zone.changes import affected_scope, scope_values, semi_join_scope
 from lakehouse.zone.context import Batch, Inputs
 from lakehouse.zone.transform import query
 
@@ -75,9 +75,16 @@ class TableSource(SourceKind):
         if incremental and ctx.scope is not None:
             since = ctx.state.input_versions
             changed = {t: since[t] for t, v in inputs.versions.items() if since.get(t) != v}
+            new_keys = _only_new_keys(ctx, changed)
             try:
-                scope = ctx.cache(affected_scope(ctx, changed))
-                nothing = scope.isEmpty()
+                if new_keys:
+                    # The source only gained rows, one per key it lacked: the rows its change feed
+                    # added are exactly its rows in scope, with no scan of the source.
+                    rows = ctx.cache(tables.added(zone.source.table, changed[zone.source.table]))
+                    scope, nothing = scope_values(rows, ctx.scope), rows.isEmpty()
+                else:
+                    scope = ctx.cache(affected_scope(ctx, changed))
+                    nothing = scope.isEmpty()
             except AnalysisException as exc:
                 # No change feed for that range (a table from before it was on, or vacuumed):
                 # the full result is always right, only slower.
@@ -85,8 +92,9 @@ class TableSource(SourceKind):
             else:
                 if nothing:
                     return Batch(None, INCREMENTAL, scope=scope)
-                return Batch(semi_join_scope(tables.read(zone.source.table), scope, ctx.scope), INCREMENTAL,
-                             scope=scope, new_keys=_only_new_keys(ctx, changed))
+                if not new_keys:
+                    rows = semi_join_scope(tables.read(zone.source.table), scope, ctx.scope)
+                return Batch(rows, INCREMENTAL, scope=scope, new_keys=new_keys)
         source = tables.read(zone.source.table)
         return Batch(source, FULL, source=source)
 
