@@ -54,21 +54,31 @@ def only_inserts(spark: SparkSession, location: str, after: int, upto: int) -> b
     """Whether every commit after version ``after`` up to ``upto`` only added rows (appends, and
     MERGEs that updated and deleted nothing), read from the commits' own metrics: one small file
     per commit, no Spark job. False when a commit did anything else or cannot be read."""
+    for version in range(after + 1, upto + 1):
+        info = commit_info(spark, location, version)
+        if info is None or not _adds_only(info):
+            return False  # (a commit file cleaned up: the caller takes the long way)
+    return True
+
+
+def commit_info(spark: SparkSession, location: str, version: int) -> dict | None:
+    """What Delta wrote of commit ``version`` (its operation, parameters, metrics, userMetadata),
+    from the commit file itself, where ``DeltaTable.history`` runs a Spark job; None when the file
+    is gone or holds no commitInfo."""
     fs, log = _fs(spark, location.rstrip("/") + "/_delta_log")
     jvm = spark.sparkContext._jvm
-    for version in range(after + 1, upto + 1):
-        path = jvm.org.apache.hadoop.fs.Path(log, f"{version:020d}.json")
-        if not fs.exists(path):
-            return False  # cleaned up: the caller takes the long way
-        stream = fs.open(path)
-        try:
-            text = jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
-        finally:
-            stream.close()
-        info = next((json.loads(line)["commitInfo"] for line in text.splitlines() if '"commitInfo"' in line), None)
-        if info is None or not _adds_only(info):
-            return False
-    return True
+    path = jvm.org.apache.hadoop.fs.Path(log, f"{version:020d}.json")
+    if not fs.exists(path):
+        return None
+    stream = fs.open(path)
+    try:
+        text = jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+    finally:
+        stream.close()
+    for line in text.splitlines():
+        if '"commitInfo"' in line and "commitInfo" in (action := json.loads(line)):
+            return action["commitInfo"]
+    return None
 
 
 def _adds_only(info: dict) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from delta.tables import DeltaTable
 
-from lakehouse.storage import delta_version, only_inserts
+from lakehouse.storage import commit_info, delta_version, only_inserts
 from lakehouse.zone.commit import ConcurrentWriteSkipped
 from lakehouse.zone.runner import is_conflict
 from lakehouse.zone.targets import Mirror, Upsert, Write, table_at
@@ -96,3 +96,16 @@ def test_only_inserts_tells_from_each_commit_s_metrics_whether_rows_were_only_ad
     DeltaTable.forPath(spark, table).delete("k = 5")
     spark.sql(f"ALTER TABLE delta.`{table}` SET TBLPROPERTIES ('lakehouse.note' = 'x')")
     assert not only_inserts(spark, table, seen + 3, seen + 4) and not only_inserts(spark, table, seen + 4, seen + 5)
+
+
+def test_commit_info_read_from_the_commit_file_is_what_delta_history_reports(spark, table):
+    """A write's metrics and token come from the commit file, without history's Spark job."""
+    _write(spark, Upsert(), table, [(4, "d")])  # an append, with its token
+    _write(spark, Upsert(), table, [(2, "B")])  # a MERGE
+    history = {r["version"]: r for r in DeltaTable.forPath(spark, table).history().collect()}
+    for version, entry in history.items():
+        info = commit_info(spark, table, version)
+        assert (info["operation"], info.get("userMetadata")) == (entry["operation"], entry["userMetadata"])
+        assert (info.get("operationMetrics") or {}) == (entry["operationMetrics"] or {})
+    assert history[max(history)]["userMetadata"].startswith("lakehouse:")
+    assert commit_info(spark, table, max(history) + 1) is None

@@ -21,9 +21,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pyspark.sql import functions as F
-
-from lakehouse.storage import delta_version
+from lakehouse.storage import commit_info, delta_version
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -93,11 +91,10 @@ def _token() -> str:
 
 
 def _committed(spark: SparkSession, location: str, token: str, read_version: int) -> Committed:
-    from delta.tables import DeltaTable
-
-    newer = max(1, (delta_version(spark, location) or 0) - read_version)  # every commit since the read
-    found = (DeltaTable.forPath(spark, location).history(newer).where(F.col("userMetadata") == token)
-             .select("version", "operationMetrics").first())
-    if found is None:
-        raise _moved(location)
-    return Committed(int(found["version"]), dict(found["operationMetrics"] or {}))
+    """This writer's commit among those since the read, known by its token; its metrics as Delta
+    wrote them in the commit file."""
+    for version in range(read_version + 1, (delta_version(spark, location) or 0) + 1):
+        info = commit_info(spark, location, version)
+        if info is not None and info.get("userMetadata") == token:
+            return Committed(version, dict(info.get("operationMetrics") or {}))
+    raise _moved(location)
