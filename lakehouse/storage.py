@@ -76,7 +76,13 @@ def commit_info(spark: SparkSession, location: str, version: int) -> dict | None
     finally:
         stream.close()
     for line in text.splitlines():
-        if '"commitInfo"' in line and "commitInfo" in (action := json.loads(line)):
+        if '"commitInfo"' not in line:
+            continue
+        try:
+            action = json.loads(line)
+        except ValueError:  # not Delta's writing: let Delta's own reader decide
+            return None
+        if "commitInfo" in action:
             return action["commitInfo"]
     return None
 
@@ -85,8 +91,9 @@ def _adds_only(info: dict) -> bool:
     operation, metrics = info.get("operation"), info.get("operationMetrics") or {}
     if operation == "WRITE":
         return (info.get("operationParameters") or {}).get("mode") == "Append"
-    if operation == "MERGE":
-        return all(int(metrics.get(m, "1")) == 0 for m in ("numTargetRowsUpdated", "numTargetRowsDeleted"))
+    if operation == "MERGE":  # a rewritten file's copied rows would read as inserts in the change feed
+        return all(int(metrics.get(m, "1")) == 0
+                   for m in ("numTargetRowsUpdated", "numTargetRowsDeleted", "numTargetRowsCopied"))
     return False
 
 

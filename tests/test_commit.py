@@ -10,6 +10,7 @@ import pytest
 from delta.tables import DeltaTable
 
 from lakehouse.storage import commit_info, delta_version, only_inserts
+from lakehouse.zone.context import Tables
 from lakehouse.zone.commit import ConcurrentWriteSkipped
 from lakehouse.zone.runner import is_conflict
 from lakehouse.zone.targets import Mirror, Upsert, Write, table_at
@@ -109,3 +110,26 @@ def test_commit_info_read_from_the_commit_file_is_what_delta_history_reports(spa
         assert (info.get("operationMetrics") or {}) == (entry["operationMetrics"] or {})
     assert history[max(history)]["userMetadata"].startswith("lakehouse:")
     assert commit_info(spark, table, max(history) + 1) is None
+
+
+class _Pinned(Tables):
+    """The pinning of a zone's upstream tables, over one plain table."""
+
+    def __init__(self, spark, location):
+        self.spark, self.pinned, self._location = spark, {}, location
+
+    def location(self, table):
+        return self._location
+
+
+def test_rows_added_since_a_version_come_from_the_feed_only_while_the_table_is_at_its_pin(spark, table):
+    """A change feed read takes its columns from the newest version: past the pin, the zone reads
+    its source the long way instead."""
+    spark.sql(f"ALTER TABLE delta.`{table}` SET TBLPROPERTIES ('delta.enableChangeDataFeed' = 'true')")
+    seen = delta_version(spark, table)
+    _write(spark, Upsert(), table, [(4, "d"), (1, "a")])  # (1, "a") is there already: not written
+    tables = _Pinned(spark, table)
+    assert tables.version("t") == seen + 1
+    assert sorted(tuple(r) for r in tables.added("t", seen).collect()) == [(4, "d")]
+    spark.sql(f"ALTER TABLE delta.`{table}` ADD COLUMNS (w string)")  # another run, after the pin
+    assert tables.added("t", seen) is None

@@ -9,7 +9,7 @@ on ``V``:
 - the commit carries Delta's transaction identifier (``SetTransaction``: app id ``lakehouse``,
   version ``V + 1``), so another run that commits while this one does makes Delta refuse it, and
   one that got its ``V + 1`` in first makes Delta skip it: its ``userMetadata`` token is then
-  missing from the history. Both are reported as the same conflict.
+  in none of the commits since ``V``. Both are reported as the same conflict.
 
 That is what makes a plain append safe beside other runs. An append costs one Spark job; a MERGE
 costs six to ten (finding the touched files, rewriting them), 1-2 s even for a few rows.
@@ -20,6 +20,8 @@ import threading
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from pyspark.sql import functions as F
 
 from lakehouse.storage import commit_info, delta_version
 
@@ -93,8 +95,17 @@ def _token() -> str:
 def _committed(spark: SparkSession, location: str, token: str, read_version: int) -> Committed:
     """This writer's commit among those since the read, known by its token; its metrics as Delta
     wrote them in the commit file."""
-    for version in range(read_version + 1, (delta_version(spark, location) or 0) + 1):
+    newest = delta_version(spark, location) or 0
+    for version in range(read_version + 1, newest + 1):
         info = commit_info(spark, location, version)
         if info is not None and info.get("userMetadata") == token:
             return Committed(version, dict(info.get("operationMetrics") or {}))
-    raise _moved(location)
+    # Not among the files: ask Delta's own log store once (on S3 a commit's file can land after
+    # the commit itself, and is repaired by the next reader) before calling the write skipped.
+    from delta.tables import DeltaTable
+
+    found = (DeltaTable.forPath(spark, location).history(max(1, newest - read_version))
+             .where(F.col("userMetadata") == token).select("version", "operationMetrics").first())
+    if found is None:
+        raise _moved(location)
+    return Committed(int(found["version"]), dict(found["operationMetrics"] or {}))

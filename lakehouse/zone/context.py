@@ -54,10 +54,14 @@ class Tables:
         """Rows inserted, updated (before and after) or deleted after version ``since``, up to the pin."""
         return self._feed(table, since).drop(*_FEED_COLUMNS)
 
-    def added(self, table: str, since: int) -> DataFrame:
+    def added(self, table: str, since: int) -> DataFrame | None:
         """Rows inserted after version ``since``, up to the pin: the whole change where the commits
-        only inserted (``storage.only_inserts``)."""
-        return self._feed(table, since).where(F.col("_change_type") == "insert").drop(*_FEED_COLUMNS)
+        only inserted (``storage.only_inserts``). None when the table has moved on since the pin:
+        a change feed read takes its columns from the newest version, which may have more."""
+        feed = self._feed(table, since)
+        if delta_version(self.spark, self.location(table)) != self.version(table):
+            return None
+        return feed.where(F.col("_change_type") == "insert").drop(*_FEED_COLUMNS)
 
     def _feed(self, table: str, since: int) -> DataFrame:
         return (self.spark.read.format("delta").option("readChangeFeed", "true")

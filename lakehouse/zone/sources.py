@@ -75,12 +75,14 @@ class TableSource(SourceKind):
         if incremental and ctx.scope is not None:
             since = ctx.state.input_versions
             changed = {t: since[t] for t, v in inputs.versions.items() if since.get(t) != v}
-            new_keys = _only_new_keys(ctx, changed)
+            new_keys, rows = _only_new_keys(ctx, changed), None
             try:
                 if new_keys:
                     # The source only gained rows, one per key it lacked: the rows its change feed
                     # added are exactly its rows in scope, with no scan of the source.
-                    rows = ctx.cache(tables.added(zone.source.table, changed[zone.source.table]))
+                    rows = tables.added(zone.source.table, changed[zone.source.table])
+                if rows is not None:
+                    rows = ctx.cache(rows)
                     scope, nothing = scope_values(rows, ctx.scope), rows.isEmpty()
                 else:
                     scope = ctx.cache(affected_scope(ctx, changed))
@@ -92,7 +94,7 @@ class TableSource(SourceKind):
             else:
                 if nothing:
                     return Batch(None, INCREMENTAL, scope=scope)
-                if not new_keys:
+                if rows is None:
                     rows = semi_join_scope(tables.read(zone.source.table), scope, ctx.scope)
                 return Batch(rows, INCREMENTAL, scope=scope, new_keys=new_keys)
         source = tables.read(zone.source.table)
