@@ -52,8 +52,8 @@ def delta_version(spark: SparkSession, location: str) -> int | None:
 
 def only_inserts(spark: SparkSession, location: str, after: int, upto: int) -> bool:
     """Whether every commit after version ``after`` up to ``upto`` only added rows (appends, and
-    MERGEs that updated and deleted nothing), read from the commits' own metrics: one small file
-    per commit, no Spark job. False when a commit did anything else or cannot be read."""
+    MERGEs that updated, deleted and copied nothing), read from the commits' own metrics: one small
+    file per commit, no Spark job. False when a commit did anything else or cannot be read."""
     for version in range(after + 1, upto + 1):
         info = commit_info(spark, location, version)
         if info is None or not _adds_only(info):

@@ -94,6 +94,12 @@ def test_only_inserts_tells_from_each_commit_s_metrics_whether_rows_were_only_ad
     _write(spark, Upsert(), table, [(2, "B")])  # a MERGE that updated
     assert not only_inserts(spark, table, seen, seen + 3)
     assert only_inserts(spark, table, seen + 3, seen + 3), "no commit in the range"
+    (DeltaTable.forPath(spark, table).alias("t").merge(spark.createDataFrame([(1, "a"), (6, "f")], SCHEMA).alias("s"),
+                                                       "t.k = s.k")
+     .whenMatchedUpdateAll(condition="s.v <> t.v").whenNotMatchedInsertAll().execute())
+    assert not only_inserts(spark, table, seen + 3, seen + 4), \
+        "a MERGE that inserted, and rewrote a matched row's file as it was: its copies read as inserts in the feed"
+    seen += 1  # the versions below, as before that MERGE
     DeltaTable.forPath(spark, table).delete("k = 5")
     spark.sql(f"ALTER TABLE delta.`{table}` SET TBLPROPERTIES ('lakehouse.note' = 'x')")
     assert not only_inserts(spark, table, seen + 3, seen + 4) and not only_inserts(spark, table, seen + 4, seen + 5)
