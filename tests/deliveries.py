@@ -87,15 +87,29 @@ def consent(landing: Path, rng: random.Random) -> dict | None:
     return {"kind": "consent", "email": email}
 
 
-def new_readings(landing: Path, rng: random.Random, readings: int = 40) -> dict:
+def new_customer(landing: Path, rng: random.Random) -> dict:
+    """Someone signs up, consenting to research, and has sent no readings yet."""
+    stamp = _newest_update(landing)
+    serial = "-".join(f"{rng.getrandbits(4 * n):0{n}x}" for n in (8, 4, 4, 4, 12))
+    email = f"newcomer{rng.randrange(10**6)}@example.com"
+    record = {"customerName": "New Comer", "email": email, "phone": "8015550100", "birthDay": "1990-01-01",
+              "serialNumber": serial, "registrationDate": stamp, "lastUpdateDate": stamp,
+              "shareWithResearchAsOfDate": stamp, "shareWithPublicAsOfDate": None, "shareWithFriendsAsOfDate": None}
+    _write(landing / "customer" / "landing", "customer", [record])
+    return {"kind": "new customer", "email": email, "serialNumber": serial}
+
+
+def new_readings(landing: Path, rng: random.Random, readings: int = 40,
+                 newcomer: tuple[str, str] | None = None) -> dict:
     """New phone readings of consenting customers (with their step trainer readings at the same
-    times), plus a few readings that already landed, sent again."""
+    times), plus a few readings that already landed, sent again. ``newcomer`` (email, serial):
+    a consenting customer who takes the first of the new timestamps."""
     people = sorted((e, c["serialNumber"]) for e, c in customers(landing).items()
                     if c.get("shareWithResearchAsOfDate") and c.get("serialNumber"))
     acc, steps = [], []
     base = 1_800_000_000_000 + rng.randrange(10**9)
     for i in range(readings // 4):
-        email, serial = rng.choice(people)
+        email, serial = newcomer if newcomer and i == 0 else rng.choice(people)
         t = base + i * 1000
         acc += [{"user": email, "timestamp": t, "x": rng.uniform(-1, 1), "y": rng.uniform(-1, 1),
                  "z": rng.uniform(-1, 1)} for _ in range(3)]

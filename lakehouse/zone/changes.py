@@ -59,6 +59,11 @@ def semi_join_scope(rows: DataFrame, scope_values: DataFrame, scope: Scope) -> D
     return rows.alias("r").join(scope_values.alias("v"), reduce(lambda a, b: a & b, same), "left_semi")
 
 
+def absent(scope_values: DataFrame, table: DataFrame, keys: list[str]) -> DataFrame:
+    """The scope values no row of ``table`` holds."""
+    return outside(scope_values, table.select(*keys), keys)
+
+
 def within(target: DataFrame, scope_values: DataFrame, keys: list[str]) -> DataFrame:
     """The target's rows in the scope (``keys``: the scope's columns, named alike on both sides)."""
     return target.alias("t").join(scope_values.alias("v"), _same(keys), "left_semi")

@@ -47,8 +47,14 @@ class Tables:
         return self.pinned[table]
 
     def read(self, table: str) -> DataFrame:
-        return (self.spark.read.format("delta").option("versionAsOf", self.version(table))
-                .load(self.location(table)))
+        return self._at(self.location(table), self.version(table))
+
+    def own(self, version: int) -> DataFrame:
+        """The zone's own table at ``version``."""
+        return self._at(self.env.table_path(self.zone.layer, self.zone.target.table), version)
+
+    def _at(self, location: str, version: int) -> DataFrame:
+        return self.spark.read.format("delta").option("versionAsOf", version).load(location)
 
     def changes(self, table: str, since: int) -> DataFrame:
         """Rows inserted, updated (before and after) or deleted after version ``since``, up to the pin."""

@@ -14,10 +14,10 @@ from pyspark.sql import functions as F
 from pyspark.sql.utils import AnalysisException
 
 from lakehouse.errors import ZoneFailed, first_line
-from lakehouse.plan.uniqueness import new_source_keys_stay_new
+from lakehouse.plan.uniqueness import new_source_keys_stay_new, unique_by_construction
 from lakehouse.results import FULL, INCREMENTAL
 from lakehouse.storage import list_files, only_inserts
-from lakehouse.zone.changes import affected_scope, scope_values, semi_join_scope
+from lakehouse.zone.changes import absent, affected_scope, scope_values, semi_join_scope
 from lakehouse.zone.context import Batch, Inputs
 from lakehouse.zone.transform import query
 
@@ -76,6 +76,7 @@ class TableSource(SourceKind):
             since = ctx.state.input_versions
             changed = {t: since[t] for t, v in inputs.versions.items() if since.get(t) != v}
             new_keys, rows = _only_new_keys(ctx, changed), None
+            gains = not new_keys and _only_gains(ctx, changed)
             try:
                 if new_keys:
                     # The source only gained rows, one per key it lacked: the rows its change feed
@@ -87,6 +88,9 @@ class TableSource(SourceKind):
                 else:
                     scope = ctx.cache(affected_scope(ctx, changed))
                     nothing = scope.isEmpty()
+                    if gains and not nothing:  # a value the table holds already keeps its row as it is
+                        scope = ctx.cache(absent(scope, tables.own(ctx.state.output_version), ctx.scope.keys))
+                        nothing = scope.isEmpty()
             except AnalysisException as exc:
                 # No change feed for that range (a table from before it was on, or vacuumed):
                 # the full result is always right, only slower.
@@ -96,7 +100,7 @@ class TableSource(SourceKind):
                     return Batch(None, INCREMENTAL, scope=scope)
                 if rows is None:
                     rows = semi_join_scope(tables.read(zone.source.table), scope, ctx.scope)
-                return Batch(rows, INCREMENTAL, scope=scope, new_keys=new_keys)
+                return Batch(rows, INCREMENTAL, scope=scope, new_keys=new_keys or gains)
         source = tables.read(zone.source.table)
         return Batch(source, FULL, source=source)
 
@@ -113,6 +117,23 @@ def _only_new_keys(ctx: ZoneContext, changed: dict[str, int]) -> bool:
         return False  # (a restored table may hold keys its source has dropped since)
     since, now = changed[source], ctx.tables.version(source)
     return now > since and only_inserts(ctx.spark, ctx.tables.location(source), since, now)
+
+
+def _only_gains(ctx: ZoneContext, changed: dict[str, int]) -> bool:
+    """The zone's result only gained rows, each with a key its table lacks: its source did not
+    change, and only tables it semi-joins changed, by adding rows alone (their commits say so). A
+    row's match can then only appear, so a source row that made a row still makes the same one;
+    with one source row per scope value (``plan.uniqueness``), only the scope values the table
+    lacks need computing, and each adds its keys. Customers who had no readings and now have some:
+    not every customer with a new reading."""
+    zone, tables = ctx.zone, ctx.tables
+    if not changed or zone.source.table in changed or ctx.state.restored or zone.target_mode != "mirror":
+        return False  # (a restored or upsert table may hold rows the result no longer makes)
+    if any(j.table in changed and j.type != "semi" for j in zone.joins) or \
+            not unique_by_construction(zone, tables.graph):
+        return False
+    return all(tables.version(t) > since and only_inserts(ctx.spark, tables.location(t), since, tables.version(t))
+               for t, since in changed.items())
 
 
 @register
