@@ -121,8 +121,10 @@ def main() -> None:
     finally:
         delivery.unlink()  # the generated folder stays as generate() made it, for the next bench
 
+    shared = project.env.parallel_zones
     table = Table(title=f"scale {args.scale:g}, first run into an empty lake: {result.seconds:.1f}s "
-                        "(engine clock, Spark up)")
+                        "(engine clock, Spark up)" + (f"; up to {shared} zones at once, so a zone's seconds "
+                                                      "include time it shared the cores" if shared > 1 else ""))
     for column in ("zone", "rows staged", "seconds", "rows/s", "read", "transform", "validate", "promote"):
         table.add_column(column, justify="left" if column == "zone" else "right")
     for z in result.zones:
