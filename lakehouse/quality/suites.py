@@ -81,6 +81,12 @@ class SuiteSpec:
         return any((not e.row_level and e.type not in _SCHEMA_ONLY) or e.type in _JUDGES_ROWS_TOGETHER
                    for e in self.expectations)
 
+    @property
+    def judges_shares(self) -> bool:
+        """Whether a verdict depends on what share of the judged rows fail (``mostly``, or
+        ``max_quarantined_fraction``): then which rows a batch holds decides it, not only which fail."""
+        return self.max_quarantined_fraction is not None or any(e.mostly is not None for e in self.expectations)
+
     def gx_json(self) -> dict[str, Any]:
         """The suite for GX, each expectation tagged with its name so results map back to it."""
         return {"name": self.name, "expectations": [

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from lakehouse.ledger import ZoneState
     from lakehouse.plan.graph import ZoneGraph
     from lakehouse.plan.lineage import Scope
+    from lakehouse.quality.suites import SuiteSpec
     from lakehouse.results import FileEntry
     from lakehouse.zone.suppression import Suppression
 
@@ -112,6 +113,7 @@ class ZoneContext:
     scope: Scope | None          # key columns traced to the source (plan.lineage)
     started_at: str
     suppression: Suppression | None = None  # erased subjects, whose landing lines are left out
+    suite: SuiteSpec | None = None  # the zone's expectations
     cached: list = field(default_factory=list)  # frames to unpersist however the zone ends
     notes: list[str] = field(default_factory=list)  # said in the zone's result message
 

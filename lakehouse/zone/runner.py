@@ -108,7 +108,8 @@ class ZoneRunner:
     def _run(self, name: str, result: ZoneResult) -> None:
         zone, file = self.graph.zones[name], self.project.file_of(name)
         ctx = ZoneContext(self.spark, self.env, zone, file, Tables(self.spark, self.env, self.graph, zone, file),
-                          self.states.get(name), scope_of(zone), self.started_at, self.suppression)
+                          self.states.get(name), scope_of(zone), self.started_at, self.suppression,
+                          self.project.suites.get(name))
         try:
             self._stages(ctx, result)
         finally:
