@@ -120,7 +120,7 @@ class ZoneRunner:
     def _stages(self, ctx: ZoneContext, result: ZoneResult) -> None:
         zone, file, spark = ctx.zone, ctx.file, ctx.spark
         clock = partial(_timed, result.timings, zone.name)
-        suite = self.project.suites.get(zone.name)
+        suite = ctx.suite
         location = self.env.table_path(zone.layer, zone.target.table)
         result.fingerprint = fingerprint(zone, suite.gx_json() if suite else None)
         kind = SOURCE_KINDS[kind_of(zone)]()
