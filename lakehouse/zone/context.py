@@ -100,6 +100,7 @@ class Batch:
     files: list[FileEntry] = field(default_factory=list)  # landing files read
     compete: bool = False        # rows must beat the target's current row of the same key (landing)
     new_keys: bool = False       # every row adds a key the target lacks: nothing to compare it with
+    coded: tuple[str, ...] = ()  # columns of few values that the dedupe carries as numbers
 
 
 @dataclass

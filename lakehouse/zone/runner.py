@@ -153,7 +153,7 @@ class ZoneRunner:
             if batch.compete and order_by and version is not None:
                 rows = _with_current_rows(rows, table_at(spark, location, version), keys)
             # One row per key already (see plan.uniqueness): a dedupe would shuffle and sort for nothing.
-            staged = rows if unique_by_construction(zone, self.graph) else dedupe(rows, keys, order_by)
+            staged = rows if unique_by_construction(zone, self.graph) else dedupe(rows, keys, order_by, batch.coded)
             if _TARGET in staged.columns:
                 staged = staged.where(~F.col(_TARGET)).drop(_TARGET)
             staged = ctx.cache(staged)

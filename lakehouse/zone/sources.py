@@ -31,6 +31,7 @@ ERASED = "_erased"  # a line of a data subject erased on request: counted, then 
 SOURCE_FILE = "_source_file"
 INGESTED_AT = "_ingested_at"
 AUDIT_COLUMNS = (SOURCE_FILE, INGESTED_AT)
+CODE_PATHS_FROM = 32 << 20  # bytes of landing files (about 400k accelerometer lines)
 
 SOURCE_KINDS: dict[str, type[SourceKind]] = {}
 
@@ -199,8 +200,11 @@ class FilesSource(SourceKind):
         good = kept.where(F.col(CORRUPT).isNull()).drop(CORRUPT)
         bad = kept.where(F.col(CORRUPT).isNotNull()).select(
             F.col(CORRUPT).alias("raw"), F.col(SOURCE_FILE).alias("source_file"))
+        # One path per file: large batches carry it through the dedupe as a number (transform.dedupe);
+        # a delivery's few lines sort in milliseconds, and the coding's own Spark job costs more.
+        coded = (SOURCE_FILE,) if sum(f.size for f in files) >= CODE_PATHS_FROM else ()
         return Batch(good, INCREMENTAL if incremental else FULL, parsed=parsed, malformed=bad, files=files,
-                     compete=incremental)
+                     compete=incremental, coded=coded)
 
     def empty(self, spark, zone, table):
         return spark.createDataFrame([], f"{_ddl(zone)}, {SOURCE_FILE} string, {INGESTED_AT} timestamp")

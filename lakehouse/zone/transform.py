@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from functools import reduce
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from pyspark.sql import Window
 from pyspark.sql import functions as F
@@ -55,19 +55,43 @@ def _columns(df: DataFrame, columns: Columns) -> DataFrame:
     return df
 
 
-def dedupe(df: DataFrame, keys: list[str], order_by: list[str]) -> DataFrame:
+def dedupe(df: DataFrame, keys: list[str], order_by: list[str], coded: Sequence[str] = ()) -> DataFrame:
     """One row per key, as MERGE needs: the first by order_by, or any one of identical rows.
 
     A row missing a key is never folded into another: the gate quarantines it instead.
+    ``coded``: columns of few distinct values (a landing file's path) to carry as numbers, in a
+    ``df`` that is cheap to read twice (cached).
     """
     apart = "__lakehouse_apart"
     missing = reduce(lambda a, b: a | b, [F.col(f"`{k}`").isNull() for k in keys])
     df = df.withColumn(apart, F.when(missing, F.monotonically_increasing_id()))
     if not order_by:
-        return df.dropDuplicates([*keys, apart]).drop(apart)
+        coded = [c for c in coded if c in df.columns and c not in keys]
+        return _as_codes(df, coded, lambda d: d.dropDuplicates([*keys, apart]).drop(apart))
     rank = "__lakehouse_rank"
     window = Window.partitionBy(*keys, apart).orderBy(*(sort_key(o) for o in order_by))
     return df.withColumn(rank, F.row_number().over(window)).where(F.col(rank) == 1).drop(rank, apart)
+
+
+def _as_codes(df: DataFrame, columns: list[str], step: Callable[[DataFrame], DataFrame]) -> DataFrame:
+    """``step`` over ``df`` with each of ``columns`` carried as a small number, restored after.
+    dropDuplicates keeps the first value of every other column, and one string among them turns
+    Spark's hash aggregation into a sort of every row, twice (10x sample, 800k readings: 3.5 s
+    -> 2.6 s)."""
+    order, codes = df.columns, []
+    for column in columns:
+        values = [r[0] for r in df.select(column).distinct().collect()]
+        code = f"__code_{column}"
+        table = F.broadcast(df.sparkSession.createDataFrame(
+            list(enumerate(values)), f"`{code}` int, `{column}` {df.schema[column].dataType.simpleString()}"))
+        codes.append((code, table))
+        same = F.col(f"d.`{column}`").eqNullSafe(F.col(f"c.`{column}`"))
+        df = df.alias("d").join(table.alias("c"), same).select(
+            *(F.col(f"d.`{c}`") for c in df.columns if c != column), F.col(f"c.`{code}`"))
+    out = step(df)
+    for code, table in codes:
+        out = out.join(table, code).drop(code)
+    return out.select(*(F.col(f"`{c}`") for c in order if c in out.columns))
 
 
 def default_order(columns: list[str], keys: list[str]) -> list[str]:

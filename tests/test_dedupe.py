@@ -1,0 +1,73 @@
+"""The dedupe that carries a landing file's path as a number (``transform.dedupe(coded=...)``).
+
+Spark's dropDuplicates keeps the first value of every non-key column, and a string among them
+turns its hash aggregation into a sort of every row. Carrying the path as a number must change
+nothing but the plan: the oracles are plain Python over the same rows and over the landing files.
+"""
+from __future__ import annotations
+
+import shutil
+
+from lakehouse.engine import run_pipeline
+from lakehouse.zone import sources
+from lakehouse.zone.transform import dedupe
+from tests.conftest import STEDI_CONFIGS, project_for
+from tests.helpers import landing_lines, table
+
+KEYS = ["user", "timestamp"]
+ROWS = [  # (user, timestamp, path)
+    ("a", 1, "file:/landing/1.json"), ("a", 1, "file:/landing/2.json"),  # delivered twice
+    ("a", 2, "file:/landing/2.json"), ("b", 1, None),                    # a row of no file
+    (None, 1, "file:/landing/1.json"), (None, 1, "file:/landing/1.json"),  # no key: never folded
+    ("b", 1, "file:/landing/3.json"),
+]
+
+
+def _plan(df) -> str:
+    return df._jdf.queryExecution().executedPlan().toString()
+
+
+def test_coding_the_path_keeps_one_row_per_key_with_one_of_its_own_paths(spark):
+    df = spark.createDataFrame(ROWS, "user string, timestamp bigint, _source_file string").cache()
+    out = dedupe(df, KEYS, [], coded=["_source_file"])
+    rows = out.collect()
+    assert out.columns == df.columns
+    keyed = [r for r in rows if r.user is not None]
+    assert sorted((r.user, r.timestamp) for r in keyed) == sorted({(u, t) for u, t, _ in ROWS if u is not None})
+    for r in keyed:  # any one of the key's rows, with its own path (null included)
+        assert r._source_file in {p for u, t, p in ROWS if (u, t) == (r.user, r.timestamp)}
+    assert len(rows) - len(keyed) == sum(1 for u, _, _ in ROWS if u is None)
+    # The point of coding: a hash aggregation, where the plain dropDuplicates sorts.
+    assert "SortAggregate" in _plan(dedupe(df, KEYS, [])) and "SortAggregate" not in _plan(out)
+    df.unpersist()
+
+
+def test_a_landing_batch_above_the_threshold_is_coded_and_stores_what_the_files_hold(spark, sample, tmp_path,
+                                                                                        monkeypatch):
+    landing = tmp_path / "landing"
+    shutil.copytree(sample[0], landing)
+    folder = landing / "accelerometer" / "landing"
+    first = sorted(folder.glob("*.json"))[0]
+    # Some readings delivered again in a later file: stored once, with either file's path.
+    (folder / "accelerometer-9999999999999.json").write_text("".join(first.read_text().splitlines(True)[:5]))
+    coded = []
+    real = dedupe
+
+    def spy(df, keys, order_by, coded_columns=()):
+        coded.append(tuple(coded_columns))
+        return real(df, keys, order_by, coded_columns)
+
+    monkeypatch.setattr(sources, "CODE_PATHS_FROM", 0)
+    monkeypatch.setattr("lakehouse.zone.runner.dedupe", spy)
+    project = project_for(STEDI_CONFIGS, landing, tmp_path / "lake")
+    assert run_pipeline(project, "accelerometer_landing", spark=spark).ok
+    assert coded == [("_source_file",)]
+
+    schema = project.zones["accelerometer_landing"].source.schema_
+    files: dict[tuple, set[str]] = {}
+    for row in landing_lines(folder, schema)["rows"]:
+        files.setdefault(tuple(row[c] for c in schema), set()).add(row["_file"])
+    stored = table(spark, project, "accelerometer_landing").collect()
+    assert len(stored) == len(files)
+    for r in stored:
+        assert r._source_file.rsplit("/", 1)[-1] in files[tuple(r[c] for c in schema)]
