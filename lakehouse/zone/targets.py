@@ -217,7 +217,9 @@ def _new_or_changed(staged: DataFrame, current: DataFrame, keys: list[str], comp
     # keys and scans the target once, instead of shuffling the whole target for the anti join.
     candidates = current.alias("t").join(staged.select(*keys).alias("s"), _same("t", "s", keys), "left_semi")
     fresh = staged.alias("s").join(candidates.alias("t"), _same("s", "t", compared or keys), "left_anti")
-    if not compare:  # compared by key: no row left has a key the table holds
+    if not compare or set(compared) <= set(keys):
+        # Compared by key alone (every compared column is a key): no row left has a key the table
+        # holds, and a second scan of the table to flag known keys would find none.
         return fresh.withColumn(KNOWN, F.lit(False))
     known = candidates.select(*keys).distinct().withColumn(KNOWN, F.lit(True))
     return (fresh.alias("s").join(known.alias("k"), _same("s", "k", keys), "left")
