@@ -41,12 +41,18 @@ LOCAL_DEFAULTS = {
     # pay off in long jobs; in a minute on 2 cores its threads take CPU from the work (real-data-
     # sized run 45.1 s -> 39.2 s; 10x the data within 3 %). A long-lived session (a notebook, the
     # test suite: twice as slow) sets spark.driver.defaultJavaOptions to "" in its spark_conf.
-    "spark.driver.defaultJavaOptions": "-XX:TieredStopAtLevel=1",
+    # C1 alone reserves 48 MB for compiled code, which a run at 10x the sample can fill: the JVM
+    # then prints "CodeCache is full. Compiler has been disabled" and runs the rest interpreted.
+    "spark.driver.defaultJavaOptions": "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m",
     # Spark keeps the classes it generates for a query's code in a cache of 100 by default; one run
     # makes about 250, so the next run in the same session generated and compiled every one again
     # (a 1 % delivery after a first run at 10x the sample: 240 compiles and 15-18 s; with room for
     # them 12-114 compiles and 10-13 s).
     "spark.sql.codegen.cache.maxEntries": "1000",
+    # Cached frames (every landing line parsed, each zone's staged rows) are read a few times within
+    # a zone and dropped after it: compressing them cost more CPU than it saved (10x sample, whole
+    # process: see the README's speed section).
+    "spark.sql.inMemoryColumnarStorage.compressed": "false",
 }
 
 _session: SparkSession | None = None
