@@ -11,15 +11,15 @@ import shutil
 from lakehouse.engine import run_pipeline
 from lakehouse.zone import sources
 from lakehouse.zone.transform import dedupe
-from tests.conftest import STEDI_CONFIGS, project_for
-from tests.helpers import landing_lines, table
+from tests.conftest import STEDI_CONFIGS, copy_project, project_for
+from tests.helpers import edit, landing_lines, table
 
 KEYS = ["user", "timestamp"]
-ROWS = [  # (user, timestamp, path)
-    ("a", 1, "file:/landing/1.json"), ("a", 1, "file:/landing/2.json"),  # delivered twice
-    ("a", 2, "file:/landing/2.json"), ("b", 1, None),                    # a row of no file
-    (None, 1, "file:/landing/1.json"), (None, 1, "file:/landing/1.json"),  # no key: never folded
-    ("b", 1, "file:/landing/3.json"),
+ROWS = [  # (user, path, timestamp): the coded column between two keys, so its place is checked
+    ("a", "file:/landing/1.json", 1), ("a", "file:/landing/2.json", 1),  # delivered twice
+    ("a", "file:/landing/2.json", 2), ("b", "file:/landing/3.json", 1),
+    ("c", None, 1),                                                      # a row of no file
+    (None, "file:/landing/1.json", 1), (None, "file:/landing/1.json", 1),  # no key: never folded
 ]
 
 
@@ -28,15 +28,19 @@ def _plan(df) -> str:
 
 
 def test_coding_the_path_keeps_one_row_per_key_with_one_of_its_own_paths(spark):
-    df = spark.createDataFrame(ROWS, "user string, timestamp bigint, _source_file string").cache()
+    df = spark.createDataFrame(ROWS, "user string, _source_file string, timestamp bigint").cache()
     out = dedupe(df, KEYS, [], coded=["_source_file"])
     rows = out.collect()
     assert out.columns == df.columns
     keyed = [r for r in rows if r.user is not None]
-    assert sorted((r.user, r.timestamp) for r in keyed) == sorted({(u, t) for u, t, _ in ROWS if u is not None})
+    assert sorted((r.user, r.timestamp) for r in keyed) == sorted({(u, t) for u, _, t in ROWS if u is not None})
     for r in keyed:  # any one of the key's rows, with its own path (null included)
-        assert r._source_file in {p for u, t, p in ROWS if (u, t) == (r.user, r.timestamp)}
+        assert r._source_file in {p for u, p, t in ROWS if (u, t) == (r.user, r.timestamp)}
     assert len(rows) - len(keyed) == sum(1 for u, _, _ in ROWS if u is None)
+    # A coded column that is a key (spelled as Spark resolves it, any case) stays as it is.
+    by_path = dedupe(df, ["user", "_SOURCE_FILE"], [], coded=["_source_file"]).collect()
+    expected = [*{(u, p) for u, p, _ in ROWS if u is not None}, *((u, p) for u, p, _ in ROWS if u is None)]
+    assert sorted(map(str, ((r.user, r._source_file) for r in by_path))) == sorted(map(str, expected))
     # The point of coding: a hash aggregation, where the plain dropDuplicates sorts.
     assert "SortAggregate" in _plan(dedupe(df, KEYS, [])) and "SortAggregate" not in _plan(out)
     df.unpersist()
@@ -62,6 +66,12 @@ def test_a_landing_batch_above_the_threshold_is_coded_and_stores_what_the_files_
     project = project_for(STEDI_CONFIGS, landing, tmp_path / "lake")
     assert run_pipeline(project, "accelerometer_landing", spark=spark).ok
     assert coded == [("_source_file",)]
+
+    # A zone whose YAML shapes its rows could make the path anything: it keeps the plain dedupe.
+    shaped = copy_project(tmp_path / "shaped")
+    edit(shaped / "zones" / "accelerometer_landing.yml", "target:", "columns: {drop: []}\ntarget:")
+    assert run_pipeline(project_for(shaped, landing, tmp_path / "shaped_lake"), "accelerometer_landing", spark=spark).ok
+    assert coded[1:] == [()]
 
     schema = project.zones["accelerometer_landing"].source.schema_
     files: dict[tuple, set[str]] = {}

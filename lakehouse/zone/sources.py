@@ -202,7 +202,9 @@ class FilesSource(SourceKind):
             F.col(CORRUPT).alias("raw"), F.col(SOURCE_FILE).alias("source_file"))
         # One path per file: large batches carry it through the dedupe as a number (transform.dedupe);
         # a delivery's few lines sort in milliseconds, and the coding's own Spark job costs more.
-        coded = (SOURCE_FILE,) if sum(f.size for f in files) >= CODE_PATHS_FROM else ()
+        # Not when the YAML shapes the rows: its columns could make the path anything.
+        large = sum(f.size for f in files) >= CODE_PATHS_FROM
+        coded = (SOURCE_FILE,) if large and zone.columns is None and not zone.joins else ()
         return Batch(good, INCREMENTAL if incremental else FULL, parsed=parsed, malformed=bad, files=files,
                      compete=incremental, coded=coded)
 

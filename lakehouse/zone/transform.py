@@ -66,7 +66,8 @@ def dedupe(df: DataFrame, keys: list[str], order_by: list[str], coded: Sequence[
     missing = reduce(lambda a, b: a | b, [F.col(f"`{k}`").isNull() for k in keys])
     df = df.withColumn(apart, F.when(missing, F.monotonically_increasing_id()))
     if not order_by:
-        coded = [c for c in coded if c in df.columns and c not in keys]
+        named = {k.lower() for k in keys}
+        coded = [c for c in coded if c in df.columns and c.lower() not in named]
         return _as_codes(df, coded, lambda d: d.dropDuplicates([*keys, apart]).drop(apart))
     rank = "__lakehouse_rank"
     window = Window.partitionBy(*keys, apart).orderBy(*(sort_key(o) for o in order_by))
@@ -81,7 +82,7 @@ def _as_codes(df: DataFrame, columns: list[str], step: Callable[[DataFrame], Dat
     order, codes = df.columns, []
     for column in columns:
         values = [r[0] for r in df.select(column).distinct().collect()]
-        code = f"__code_{column}"
+        code = f"__lakehouse_code_{column}"
         table = F.broadcast(df.sparkSession.createDataFrame(
             list(enumerate(values)), f"`{code}` int, `{column}` {df.schema[column].dataType.simpleString()}"))
         codes.append((code, table))
