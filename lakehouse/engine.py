@@ -19,6 +19,7 @@ from lakehouse.quality.gate import QualityGate
 from lakehouse.reports.summary import ReportFolder
 from lakehouse.results import SKIPPED, RunResult, ZoneResult
 from lakehouse.runtime.session import get_session
+from lakehouse.zone.handoff import Handoff
 from lakehouse.zone.runner import ZoneRunner
 from lakehouse.zone.sources import SOURCE_KINDS, kind_of
 from lakehouse.zone.targets import TARGET_MODES
@@ -75,8 +76,10 @@ def run_pipeline(project: Project, pipeline: str, *, spark: SparkSession | None 
     gate = QualityGate(str(reports.local), result.run_id)
     catalog.ensure_database(spark, env)
     states = {} if full_refresh else ledger.load_states(spark, env)
+    # Zone -> the zones of this run that read its table: what it promoted stays in memory for them.
+    handoff = Handoff({name: {d for d in selected if name in graph.depends_on[d]} for name in selected})
     runner = ZoneRunner(spark, project, graph, gate, result.run_id, started_at, states, full_refresh,
-                        erasures.load(spark, project))
+                        erasures.load(spark, project), handoff)
     start = time.perf_counter()
     done: dict[str, ZoneResult] = {}
     try:
@@ -90,6 +93,8 @@ def run_pipeline(project: Project, pipeline: str, *, spark: SparkSession | None 
             pass
         _stop_logging(log_file)
         raise
+    finally:
+        handoff.close()
     result.zones.extend(done[name] for name in selected)  # the summary keeps the run order
     ledger.record(spark, env, result.run_id, pipeline, result.zones)
     if env.catalog == "glue":

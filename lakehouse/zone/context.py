@@ -8,6 +8,7 @@ from pyspark.sql import functions as F
 
 from lakehouse.errors import ZoneFailed
 from lakehouse.storage import delta_version
+from lakehouse.zone.handoff import materialize
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from lakehouse.plan.lineage import Scope
     from lakehouse.quality.suites import SuiteSpec
     from lakehouse.results import FileEntry
+    from lakehouse.zone.handoff import Handoff
     from lakehouse.zone.suppression import Suppression
 
 
@@ -28,8 +30,10 @@ class Tables:
     """Upstream tables of one zone run, each pinned to the version first seen: every read, and the
     change feed an incremental run reads, agree on the same snapshot even while others write."""
 
-    def __init__(self, spark: SparkSession, env: Environment, graph: ZoneGraph, zone: Zone, file: str):
+    def __init__(self, spark: SparkSession, env: Environment, graph: ZoneGraph, zone: Zone, file: str,
+                 handoff: Handoff | None = None):
         self.spark, self.env, self.graph, self.zone, self.file = spark, env, graph, zone, file
+        self.handoff = handoff  # what zones of this run promoted, still in memory
         self.pinned: dict[str, int] = {}
 
     def location(self, table: str) -> str:
@@ -55,7 +59,8 @@ class Tables:
         return self._at(self.env.table_path(self.zone.layer, self.zone.target.table), version)
 
     def _at(self, location: str, version: int) -> DataFrame:
-        return self.spark.read.format("delta").option("versionAsOf", version).load(location)
+        kept = self.handoff.take(location, version) if self.handoff is not None else None
+        return kept if kept is not None else self.spark.read.format("delta").option("versionAsOf", version).load(location)
 
     def changes(self, table: str, since: int) -> DataFrame:
         """Rows inserted, updated (before and after) or deleted after version ``since``, up to the pin."""
@@ -116,9 +121,16 @@ class ZoneContext:
     suppression: Suppression | None = None  # erased subjects, whose landing lines are left out
     suite: SuiteSpec | None = None  # the zone's expectations
     cached: list = field(default_factory=list)  # frames to unpersist however the zone ends
+    materialized: list = field(default_factory=list)  # checkpoints to release, unless handed on
     notes: list[str] = field(default_factory=list)  # said in the zone's result message
 
     def cache(self, df: DataFrame) -> DataFrame:
         df = df.cache()
         self.cached.append(df)
+        return df
+
+    def materialize(self, df: DataFrame) -> DataFrame:
+        """``df`` computed once, now (see ``zone.handoff``): what the zone stages."""
+        df = materialize(df)
+        self.materialized.append(df)
         return df

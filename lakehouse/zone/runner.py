@@ -29,6 +29,7 @@ from lakehouse.storage import delta_version
 from lakehouse.zone import quarantine
 from lakehouse.zone.changes import outside, within
 from lakehouse.zone.context import Tables, ZoneContext
+from lakehouse.zone.handoff import Handoff, release
 from lakehouse.zone.sources import CORRUPT, ERASED, SOURCE_KINDS, kind_of
 from lakehouse.zone.targets import TARGET_MODES, Write, add_new_columns, ensure_change_feed, table_at
 from lakehouse.zone.transform import dedupe, default_order, shape
@@ -53,6 +54,12 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
+def lost_rows(exc: BaseException) -> bool:
+    """A local checkpoint's blocks are gone (their executor died): unlike a cache, Spark cannot
+    compute them again, but the zone can, from the tables."""
+    return "Checkpoint block" in str(exc)[:3000]
+
+
 def is_conflict(exc: BaseException) -> bool:
     text = f"{type(exc).__name__} {str(exc)[:3000]}"
     return any(marker in text for marker in _CONFLICTS)
@@ -63,10 +70,11 @@ class ZoneRunner:
 
     def __init__(self, spark: SparkSession, project: Project, graph: ZoneGraph, gate: QualityGate,
                  run_id: str, started_at: str, states: dict[str, ZoneState], full_refresh: bool = False,
-                 suppression: Suppression | None = None):
+                 suppression: Suppression | None = None, handoff: Handoff | None = None):
         self.spark, self.project, self.graph, self.gate = spark, project, graph, gate
         self.run_id, self.started_at, self.states, self.full_refresh = run_id, started_at, states, full_refresh
         self.suppression = suppression
+        self.handoff = handoff or Handoff({})
         self.env = project.env
 
     def run(self, name: str) -> ZoneResult:
@@ -81,6 +89,11 @@ class ZoneRunner:
                 result.status, result.message = FAILED, str(exc)
                 log.error("%s", exc)
             except Exception as exc:  # noqa: BLE001 - a zone's failure is reported, the run goes on
+                if lost_rows(exc) and attempt < ATTEMPTS:
+                    log.warning("%s: Spark lost rows held in memory (an executor gone?), recomputing from the "
+                                "tables (attempt %d)", name, attempt)
+                    self.handoff.close()  # the run's other zones read Delta too from now on
+                    continue
                 if is_conflict(exc) and attempt < ATTEMPTS:
                     log.warning("%s: a concurrent writer won the commit (attempt %d), recomputing", name, attempt)
                     time.sleep(random.uniform(0.5, 2.0) * attempt)  # let the other writer finish its commit
@@ -89,6 +102,7 @@ class ZoneRunner:
                 # The terminal keeps one line; the log keeps the whole story.
                 log.error("%s failed: %s", name, result.message, exc_info=exc)
             break
+        self.handoff.finished(name)
         result.seconds = round(time.perf_counter() - start, 2)
         result.ended_at = _now()
         return result
@@ -107,7 +121,8 @@ class ZoneRunner:
 
     def _run(self, name: str, result: ZoneResult) -> None:
         zone, file = self.graph.zones[name], self.project.file_of(name)
-        ctx = ZoneContext(self.spark, self.env, zone, file, Tables(self.spark, self.env, self.graph, zone, file),
+        tables = Tables(self.spark, self.env, self.graph, zone, file, self.handoff)
+        ctx = ZoneContext(self.spark, self.env, zone, file, tables,
                           self.states.get(name), scope_of(zone), self.started_at, self.suppression,
                           self.project.suites.get(name))
         try:
@@ -115,6 +130,8 @@ class ZoneRunner:
         finally:
             for frame in ctx.cached:
                 frame.unpersist()
+            for frame in ctx.materialized:
+                release(frame)
             result.message = "; ".join(ctx.notes)
 
     def _stages(self, ctx: ZoneContext, result: ZoneResult) -> None:
@@ -156,8 +173,8 @@ class ZoneRunner:
             staged = rows if unique_by_construction(zone, self.graph) else dedupe(rows, keys, order_by, batch.coded)
             if _TARGET in staged.columns:
                 staged = staged.where(~F.col(_TARGET)).drop(_TARGET)
-            staged = ctx.cache(staged)
-            result.rows_staged = staged.count()  # computes the transform once, into the cache
+            staged = ctx.materialize(staged)
+            result.rows_staged = staged.count()
 
         with clock("read"):  # counting what was read is read's bookkeeping, not validation
             if batch.parsed is not None:
@@ -220,6 +237,9 @@ class ZoneRunner:
                                  pending if unchanged else None)
             if written.created or written.version != version:
                 catalog.register(spark, self.env, zone.target.table, location, zone.target.description)
+            if written.exact and self.handoff.offer(zone.name, location, written.version, gate.passed,
+                                                    ctx.materialized):
+                ctx.materialized = []  # released by the handoff once the zones reading the table end
             result.inserted, result.updated, result.deleted = written.inserted, written.updated, written.deleted
             result.files_added, result.version = written.files_added, written.version
         result.status = OK

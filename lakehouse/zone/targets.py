@@ -26,6 +26,7 @@ from pyspark.sql import functions as F
 from lakehouse.storage import delta_version
 from lakehouse.zone import commit
 from lakehouse.zone.changes import within
+from lakehouse.zone.handoff import same_schema
 from lakehouse.zone.sources import AUDIT_COLUMNS
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ class WriteMetrics:
     files_added: int = 0
     version: int | None = None
     created: bool = False
+    exact: bool = False  # the table at ``version`` holds exactly the staged rows, in their schema
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,8 @@ class TargetMode:
             if read is not None:
                 read = _own_commit_on(spark, w.location, read)
             table = spark.read.format("delta").load(w.location)
+        # A mirror of the whole table leaves it holding the staged rows and nothing else.
+        exact = self.deletes and w.scope is None and same_schema(table.schema, w.staged.schema)
         quick = w.new_keys and read is not None  # every row adds a key: nothing to compare or tally
         if not quick and ops is None:
             read = delta_version(spark, w.location) if read is None else read
@@ -96,12 +100,13 @@ class TargetMode:
                 total, known = w.staged_rows, 0
             else:
                 total, known = ops.agg(F.count("*"), F.count(F.when(F.col(KNOWN), 1))).first()
-            if not total:
-                return WriteMetrics(version=delta_version(spark, w.location))
+            if not total:  # the table is as it should be (as read: unless another run wrote since)
+                now = delta_version(spark, w.location)
+                return WriteMetrics(version=now, exact=exact and now == read)
             if not known:  # only keys the table lacks: nothing to match, so an append
                 done = commit.append(_as_in(table, ops, w.staged.columns), w.location, read)
                 return WriteMetrics(int(done.metrics.get("numOutputRows", total)), 0, 0,
-                                    int(done.metrics.get("numFiles", 0)), done.version)
+                                    int(done.metrics.get("numFiles", 0)), done.version, exact=exact)
             done = commit.merge(spark, w.location, read,
                                 lambda target: _merge(target, ops, w, self.updates, self.deletes))
         finally:
@@ -110,7 +115,7 @@ class TargetMode:
         m = done.metrics
         return WriteMetrics(int(m.get("numTargetRowsInserted", 0)), int(m.get("numTargetRowsUpdated", 0)),
                             int(m.get("numTargetRowsDeleted", 0)), int(m.get("numTargetFilesAdded", 0)),
-                            done.version)
+                            done.version, exact=exact)
 
     def changes(self, w: Write, current: DataFrame) -> DataFrame:
         """The rows the write needs: new or changed (upsert), and (mirror) departed keys (delete),
@@ -181,7 +186,7 @@ def _create(spark: SparkSession, w: Write) -> WriteMetrics:
     if w.partition_by:
         writer = writer.partitionBy(*w.partition_by)
     writer.save(w.location)
-    return WriteMetrics(inserted=w.staged_rows, version=0, created=True)
+    return WriteMetrics(inserted=w.staged_rows, version=0, created=True, exact=True)
 
 
 def ensure_change_feed(spark: SparkSession, location: str) -> None:
