@@ -1,8 +1,8 @@
 """Run a zone's suite on its staged rows and decide what may be promoted.
 
-GX validates the cached staged DataFrame; for a row-level expectation it also reports the Spark
+GX validates the staged DataFrame (computed once, see ``zone.handoff``); for a row-level expectation it also reports the Spark
 SQL condition that picks its unexpected rows (``unexpected_index_query``), so quarantining uses
-GX's own definition of a failing row, in one extra pass over the cache whatever the suite's size.
+GX's own definition of a failing row, in one extra pass over the staged rows whatever the suite's size.
 """
 from __future__ import annotations
 
@@ -134,7 +134,7 @@ class QualityGate:
 
         ctx = self.context
         if self._source is None:
-            # persist=False: the zone caches what GX validates itself, and unpersists it when done;
+            # persist=False: the zone computes what GX validates once itself, and releases it when done;
             # GX's own persist() outlived the zone and was planned again after every write.
             self._source = ctx.data_sources.add_or_update_spark(name="lakehouse", persist=False)
         source = self._source

@@ -103,9 +103,9 @@ def session_conf(env: Environment) -> dict[str, str]:
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         # New columns derived in a zone's YAML reach the target by MERGE without a manual ALTER.
         "spark.databricks.delta.schema.autoMerge.enabled": "true",
-        # Let AQE coalesce the shuffle partitions of cached plans too (off by default in 3.5): the
-        # staged rows are cached, and a small zone otherwise pays for 8 tasks in every check and
-        # writes 8 tiny files.
+        # Let AQE coalesce the shuffle partitions of cached plans too (off by default in 3.5): every
+        # landing line parsed is cached, and a small zone otherwise pays for 8 tasks in every
+        # check and writes 8 tiny files.
         "spark.sql.optimizer.canChangeCachedPlanOutputPartitioning": "true",
     }
     uses_s3 = any(root.startswith(("s3://", "s3a://")) for root in (env.landing_root, env.lake_root))

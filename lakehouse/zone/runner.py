@@ -173,7 +173,9 @@ class ZoneRunner:
             staged = rows if unique_by_construction(zone, self.graph) else dedupe(rows, keys, order_by, batch.coded)
             if _TARGET in staged.columns:
                 staged = staged.where(~F.col(_TARGET)).drop(_TARGET)
-            staged = ctx.materialize(staged)
+            # A full batch may be handed on (zone.handoff). An incremental one is only part of its
+            # table and never is: it stays a cache, whose statistics are measured as it fills.
+            staged = ctx.materialize(staged) if batch.mode == FULL else ctx.cache(staged)
             result.rows_staged = staged.count()
 
         with clock("read"):  # counting what was read is read's bookkeeping, not validation

@@ -60,7 +60,7 @@ def dedupe(df: DataFrame, keys: list[str], order_by: list[str], coded: Sequence[
 
     A row missing a key is never folded into another: the gate quarantines it instead.
     ``coded``: columns of few distinct values (a landing file's path) to carry as numbers, in a
-    ``df`` that is cheap to read twice (cached).
+    ``df`` that is cheap to read twice (cached or checkpointed).
     """
     apart = "__lakehouse_apart"
     missing = reduce(lambda a, b: a | b, [F.col(f"`{k}`").isNull() for k in keys])
