@@ -82,8 +82,14 @@ def run_pipeline(project: Project, pipeline: str, *, spark: SparkSession | None 
                         erasures.load(spark, project), handoff)
     start = time.perf_counter()
     done: dict[str, ZoneResult] = {}
+
+    def ended(outcome: ZoneResult) -> None:
+        handoff.finished(outcome.zone)  # run, failed or skipped: it reads nothing more
+        if on_done:
+            on_done(outcome)
+
     try:
-        _execute(selected, graph, runner, env.parallel_zones, done, on_start, on_done)
+        _execute(selected, graph, runner, env.parallel_zones, done, on_start, ended)
     except BaseException:
         log.exception("run %s stopped", result.run_id)
         result.zones.extend(done[name] for name in selected if name in done)

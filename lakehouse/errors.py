@@ -45,6 +45,18 @@ class ZoneFailed(LakehouseError):
         super().__init__(f"zone {zone} ({file}): {message}")
 
 
+# Spark's words when a local checkpoint's blocks are gone (their executor died, see zone.handoff).
+LOST_ROWS = "Checkpoint block"
+
+
+class RowsLost(RuntimeError):
+    """Rows held in memory are gone: the zone is computed again from the tables."""
+
+
+def lost_rows(exc: BaseException | str) -> bool:
+    return isinstance(exc, RowsLost) or LOST_ROWS in str(exc)[:3000]
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an error's message (Spark's run to pages), or its type if it has none."""
     text = str(exc).strip()

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
+
 from lakehouse.engine import run_pipeline
+from lakehouse.quality.gate import QualityGate
 from lakehouse.zone.handoff import Handoff, materialize, release
 from tests.conftest import STEDI_CONFIGS, project_for, run_all
-from tests.helpers import copy_lake, differences, rows_of
+from tests.helpers import TABLES, copy_lake, differences, rows_of
 
 TRUSTED_AND_CURATED = {"customer_trusted", "accelerometer_trusted", "customer_curated", "step_trainer_trusted"}
 
@@ -21,6 +24,10 @@ def persistent_rdds(spark) -> int:
     the run leaves behind would be one."""
     rdds = spark.sparkContext._jsc.getPersistentRDDs().values()
     return sum(1 for rdd in rdds if not str(rdd.name() or "").startswith("Delta"))
+
+
+def schemas(spark, project) -> dict:
+    return {t: [(f.name, f.dataType.simpleString()) for f in rows_of(spark, project, t).schema.fields] for t in TABLES}
 
 
 def _watch(monkeypatch):
@@ -61,31 +68,58 @@ def test_a_first_run_reads_what_its_upstream_promoted_and_builds_what_delta_read
     monkeypatch.setattr(Handoff, "take", lambda self, location, version: None)
     plain = project_for(STEDI_CONFIGS, landing, tmp_path / "plain" / "lake")
     run_all(spark, plain)
-    assert differences(spark, handed, plain) == {}
+    assert differences(spark, handed, plain) == {} and schemas(spark, handed) == schemas(spark, plain)
     assert persistent_rdds(spark) == before
 
 
 def test_a_table_holding_more_than_the_promoted_rows_is_read_from_delta(spark, first_delivery, tmp_path,
                                                                         monkeypatch):
     """Landing keeps what landed, so a full refresh's landing table is more than its batch; a mirror
-    whose table has a column the zone's rows lack (kept, with its values) is more than them too."""
-    root = tmp_path / "run"
-    shutil.copytree(first_delivery / "landing", root / "landing")
-    copy_lake(first_delivery / "lake", root / "lake")
-    project = project_for(STEDI_CONFIGS, root / "landing", root / "lake")
-    location = project.env.table_path("trusted", "customer_trusted")
-    spark.sql(f"ALTER TABLE delta.`{location}` ADD COLUMNS (segment string)")
-    spark.sql(f"UPDATE delta.`{location}` SET segment = 'research'")
+    whose table has a column the zone's rows lack (kept, with its values) is more than them too.
+    Oracle: the same full refresh on a copy of the lake, the handoff refused."""
+    def lake(name):
+        root = tmp_path / name
+        shutil.copytree(first_delivery / "landing", root / "landing")
+        copy_lake(first_delivery / "lake", root / "lake")
+        project = project_for(STEDI_CONFIGS, root / "landing", root / "lake")
+        location = project.env.table_path("trusted", "customer_trusted")
+        spark.sql(f"ALTER TABLE delta.`{location}` ADD COLUMNS (segment string)")
+        spark.sql(f"UPDATE delta.`{location}` SET segment = 'research'")
+        return project
+
+    project, plain = lake("handed"), lake("plain")
     served, offered = _watch(monkeypatch)
-
     result = run_pipeline(project, "all", spark=spark, full_refresh=True)
-
     assert result.ok, [z.message for z in result.zones if not z.ok]
     assert not {"customer_landing", "accelerometer_landing", "step_trainer_landing", "customer_trusted"} & set(offered)
     assert {"accelerometer_trusted", "customer_curated"} <= set(served)  # rebuilt mirrors still are
     # customer_curated takes every column of customer_trusted: read from Delta, it has the segment.
     curated = rows_of(spark, project, "customer_curated")
     assert curated.count() > 0 and curated.where("segment IS DISTINCT FROM 'research'").count() == 0
+
+    monkeypatch.setattr(Handoff, "take", lambda self, location, version: None)
+    assert run_pipeline(plain, "all", spark=spark, full_refresh=True).ok
+    assert differences(spark, project, plain) == {} and schemas(spark, project) == schemas(spark, plain)
+
+
+def test_only_a_write_that_leaves_exactly_the_rows_hands_them_on(spark, tmp_path):
+    """A mirror compares no audit column, so a row differing only there keeps the table's; and a
+    Delta read leaves a column of the null type out."""
+    from pyspark.sql import functions as F
+
+    from lakehouse.zone.targets import Mirror, Write
+
+    rows = spark.createDataFrame([("a", 1), ("b", 2)], "k string, v int")
+
+    def write(name, staged, new=True):
+        location = str(tmp_path / name)
+        if not new:
+            Mirror().write(spark, Write(location, staged, ["k"], [], 2))
+        return Mirror().write(spark, Write(location, staged, ["k"], [], 2)).exact
+
+    assert write("created", rows) and write("rebuilt", rows, new=False)
+    assert not write("audited", rows.withColumn("_ingested_at", F.current_timestamp()), new=False)
+    assert not write("void", rows.withColumn("note", F.lit(None)))
 
 
 def test_an_offer_serves_its_version_only_and_is_released_when_its_readers_end(spark):
@@ -104,22 +138,36 @@ def test_an_offer_serves_its_version_only_and_is_released_when_its_readers_end(s
     assert handoff.take("/lake/t", 3) is None and persistent_rdds(spark) == before
 
 
+@pytest.mark.parametrize("where", ["read downstream", "validated"])
 def test_rows_spark_lost_from_memory_are_computed_again_from_the_tables(spark, sample, first_run, tmp_path,
-                                                                        monkeypatch, caplog):
+                                                                        monkeypatch, caplog, where):
     """An executor that dies takes its blocks along; a cache would be recomputed, a checkpoint not:
-    the zone that meets the loss runs again, and the run reads Delta from then on."""
+    the zone that meets the loss runs again, and the run reads Delta from then on. Met by a zone
+    reading what another handed on, or by the quality gate (GX catches Spark's error itself)."""
     landing = tmp_path / "landing"
     shutil.copytree(sample[0], landing, ignore=shutil.ignore_patterns("manifest.json"))
-    take, lost = Handoff.take, []
+    lost = []
+    if where == "read downstream":
+        take = Handoff.take
 
-    def losing(self, location, version):
-        frame = take(self, location, version)
-        if frame is not None and not lost:  # the first frame served: its blocks gone, as with their executor
-            lost.append(location)
-            release(frame)
-        return frame
+        def losing(self, location, version):
+            frame = take(self, location, version)
+            if frame is not None and not lost:  # the first frame served: its blocks gone, as with their executor
+                lost.append(location)
+                release(frame)
+            return frame
 
-    monkeypatch.setattr(Handoff, "take", losing)
+        monkeypatch.setattr(Handoff, "take", losing)
+    else:
+        check = QualityGate.check
+
+        def losing(self, zone, suite, staged, staged_rows, judged=None):
+            if suite is not None and not lost:
+                lost.append(zone)
+                release(staged)
+            return check(self, zone, suite, staged, staged_rows, judged)
+
+        monkeypatch.setattr(QualityGate, "check", losing)
     project = project_for(STEDI_CONFIGS, landing, tmp_path / "lake")
     with caplog.at_level("WARNING", logger="lakehouse.zone"):
         run_all(spark, project)

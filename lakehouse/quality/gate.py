@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
 
-from lakehouse.errors import first_line
+from lakehouse.errors import RowsLost, first_line, lost_rows
 from lakehouse.quality.suites import SuiteSpec, import_gx
 from lakehouse.results import ExpectationOutcome
 
@@ -166,18 +166,32 @@ class QualityGate:
 def _outcome(spec, result) -> ExpectationOutcome:
     if result is None:
         return ExpectationOutcome(spec.name, spec.type, spec.action, False, error="GX returned no result")
-    info = result.exception_info or {}
-    raised = info.get("raised_exception") if isinstance(info, dict) else False
+    raised = _raised(result.exception_info)
     data = result.result or {}
     outcome = ExpectationOutcome(spec.name, spec.type, spec.action, bool(result.success),
                                  data.get("unexpected_count"), data.get("unexpected_percent"),
                                  data.get("observed_value"))
-    if raised:
+    if raised is not None and lost_rows(raised):  # GX caught Spark's error: the runner must see it
+        raise RowsLost(f"{spec.name}: {first_line(Exception(raised))[:300]}")
+    if raised is not None:
         outcome.success = False
-        outcome.error = first_line(Exception(info.get("exception_message", "")))[:300]
+        outcome.error = first_line(Exception(raised))[:300]
     elif spec.row_level:
         outcome.condition = _condition(data.get("unexpected_index_query"))
     return outcome
+
+
+def _raised(info) -> str | None:
+    """The message of the error GX caught, if any: the expectation's own, or (a metric that failed
+    to compute) the first of its metrics', which GX keys by metric."""
+    if not isinstance(info, dict):
+        return None
+    if "raised_exception" in info:
+        return str(info.get("exception_message") or "") if info.get("raised_exception") else None
+    for metric in info.values():
+        if getattr(metric, "raised_exception", False):
+            return str(metric.exception_message or "")
+    return None
 
 
 def _condition(query: str | None) -> str:

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from py4j.protocol import Py4JError
+from pyspark.sql.types import ArrayType, MapType, NullType, StructType
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
-    from pyspark.sql.types import StructType
 
 
 def materialize(df: DataFrame) -> DataFrame:
@@ -43,6 +43,19 @@ def same_schema(table: StructType, rows: StructType) -> bool:
     """Names, order and types alike; nullability aside (Delta stores every column nullable)."""
     return [(f.name, f.dataType.simpleString()) for f in table.fields] == \
         [(f.name, f.dataType.simpleString()) for f in rows.fields]
+
+
+def storable(rows: StructType) -> bool:
+    """No column of Spark's null type, which a Delta read leaves out of the table's columns."""
+    def void(t) -> bool:
+        if isinstance(t, NullType):
+            return True
+        if isinstance(t, StructType):
+            return any(void(f.dataType) for f in t.fields)
+        if isinstance(t, ArrayType):
+            return void(t.elementType)
+        return isinstance(t, MapType) and (void(t.keyType) or void(t.valueType))
+    return not void(rows)
 
 
 @dataclass
@@ -78,7 +91,7 @@ class Handoff:
 
     def take(self, location: str, version: int) -> DataFrame | None:
         with self._lock:
-            offer = self._offers.get(location)
+            offer = None if self._closed else self._offers.get(location)
         return offer.frame if offer is not None and offer.version == version else None
 
     def finished(self, zone: str) -> None:
@@ -92,8 +105,14 @@ class Handoff:
         for offer in done:
             _release_all(offer)
 
+    def stop(self) -> None:
+        """Serve and keep nothing more (Spark lost rows held in memory). What zones are reading
+        now stays until they end: releasing it would make them lose rows too."""
+        with self._lock:
+            self._closed = True
+
     def close(self) -> None:
-        """Release every offer and take no more: the run ends, or Spark lost rows held in memory."""
+        """The run ends: release everything."""
         with self._lock:
             offers, self._offers, self._closed = list(self._offers.values()), {}, True
         for offer in offers:

@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.utils import AnalysisException
 
 from lakehouse import catalog
-from lakehouse.errors import ZoneFailed, first_line
+from lakehouse.errors import ZoneFailed, first_line, lost_rows
 from lakehouse.plan.fingerprint import fingerprint
 from lakehouse.plan.lineage import scope_of
 from lakehouse.plan.uniqueness import unique_by_construction
@@ -54,12 +54,6 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def lost_rows(exc: BaseException) -> bool:
-    """A local checkpoint's blocks are gone (their executor died): unlike a cache, Spark cannot
-    compute them again, but the zone can, from the tables."""
-    return "Checkpoint block" in str(exc)[:3000]
-
-
 def is_conflict(exc: BaseException) -> bool:
     text = f"{type(exc).__name__} {str(exc)[:3000]}"
     return any(marker in text for marker in _CONFLICTS)
@@ -90,9 +84,11 @@ class ZoneRunner:
                 log.error("%s", exc)
             except Exception as exc:  # noqa: BLE001 - a zone's failure is reported, the run goes on
                 if lost_rows(exc) and attempt < ATTEMPTS:
+                    # A local checkpoint's blocks are gone (their executor died): unlike a cache's,
+                    # Spark cannot compute them again, but the zone can, from the tables.
                     log.warning("%s: Spark lost rows held in memory (an executor gone?), recomputing from the "
                                 "tables (attempt %d)", name, attempt)
-                    self.handoff.close()  # the run's other zones read Delta too from now on
+                    self.handoff.stop()  # the run's other zones read Delta too from now on
                     continue
                 if is_conflict(exc) and attempt < ATTEMPTS:
                     log.warning("%s: a concurrent writer won the commit (attempt %d), recomputing", name, attempt)
@@ -102,7 +98,6 @@ class ZoneRunner:
                 # The terminal keeps one line; the log keeps the whole story.
                 log.error("%s failed: %s", name, result.message, exc_info=exc)
             break
-        self.handoff.finished(name)
         result.seconds = round(time.perf_counter() - start, 2)
         result.ended_at = _now()
         return result
@@ -239,8 +234,8 @@ class ZoneRunner:
                                  pending if unchanged else None)
             if written.created or written.version != version:
                 catalog.register(spark, self.env, zone.target.table, location, zone.target.description)
-            if written.exact and self.handoff.offer(zone.name, location, written.version, gate.passed,
-                                                    ctx.materialized):
+            if batch.mode == FULL and written.exact and self.handoff.offer(
+                    zone.name, location, written.version, gate.passed, ctx.materialized):
                 ctx.materialized = []  # released by the handoff once the zones reading the table end
             result.inserted, result.updated, result.deleted = written.inserted, written.updated, written.deleted
             result.files_added, result.version = written.files_added, written.version

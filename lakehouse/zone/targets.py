@@ -26,7 +26,7 @@ from pyspark.sql import functions as F
 from lakehouse.storage import delta_version
 from lakehouse.zone import commit
 from lakehouse.zone.changes import within
-from lakehouse.zone.handoff import same_schema
+from lakehouse.zone.handoff import same_schema, storable
 from lakehouse.zone.sources import AUDIT_COLUMNS
 
 if TYPE_CHECKING:
@@ -88,8 +88,10 @@ class TargetMode:
             if read is not None:
                 read = _own_commit_on(spark, w.location, read)
             table = spark.read.format("delta").load(w.location)
-        # A mirror of the whole table leaves it holding the staged rows and nothing else.
-        exact = self.deletes and w.scope is None and same_schema(table.schema, w.staged.schema)
+        # A mirror of the whole table leaves it holding the staged rows and nothing else; but a row
+        # whose audit columns alone differ is not rewritten (value_columns), so not with those.
+        exact = (self.deletes and w.scope is None and same_schema(table.schema, w.staged.schema)
+                 and not set(AUDIT_COLUMNS) & set(w.staged.columns))
         quick = w.new_keys and read is not None  # every row adds a key: nothing to compare or tally
         if not quick and ops is None:
             read = delta_version(spark, w.location) if read is None else read
@@ -186,7 +188,7 @@ def _create(spark: SparkSession, w: Write) -> WriteMetrics:
     if w.partition_by:
         writer = writer.partitionBy(*w.partition_by)
     writer.save(w.location)
-    return WriteMetrics(inserted=w.staged_rows, version=0, created=True, exact=True)
+    return WriteMetrics(inserted=w.staged_rows, version=0, created=True, exact=storable(w.staged.schema))
 
 
 def ensure_change_feed(spark: SparkSession, location: str) -> None:
