@@ -50,8 +50,8 @@ LOCAL_DEFAULTS = {
     # (a 1 % delivery after a first run at 10x the sample: 240 compiles and 15-18 s; with room for
     # them 12-114 compiles and 10-13 s).
     "spark.sql.codegen.cache.maxEntries": "1000",
-    # Cached frames (every landing line parsed, each zone's staged rows) are read a few times within
-    # a zone and dropped after it: compressing them cost more CPU than it saved (10x sample, whole
+    # Cached frames (every landing line parsed, an incremental zone's staged rows) are read a few
+    # times within a zone and dropped after it: compressing them cost more CPU than it saved (10x sample, whole
     # process: see the README's speed section).
     "spark.sql.inMemoryColumnarStorage.compressed": "false",
 }

@@ -60,7 +60,9 @@ class Tables:
 
     def _at(self, location: str, version: int) -> DataFrame:
         kept = self.handoff.take(location, version) if self.handoff is not None else None
-        return kept if kept is not None else self.spark.read.format("delta").option("versionAsOf", version).load(location)
+        if kept is not None:
+            return kept
+        return self.spark.read.format("delta").option("versionAsOf", version).load(location)
 
     def changes(self, table: str, since: int) -> DataFrame:
         """Rows inserted, updated (before and after) or deleted after version ``since``, up to the pin."""

@@ -9,13 +9,13 @@ frame: no Delta snapshot to rebuild after the commit, no file listing, no Parque
 (another run wrote since) is read from Delta as before.
 
 A cached frame would not do: its plan carries the plan it was computed by, so a zone five steps
-down plans (and describes, for every query GX runs) the whole run's lineage, which cost more than
-the Delta reads it saved.
+down carries the whole run's lineage into every query its quality gate runs; handed on that way,
+the last zone's gate took 3.5 s against 0.8 s, more than the Delta reads saved.
 """
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from py4j.protocol import Py4JError
@@ -35,7 +35,7 @@ def release(frame: DataFrame) -> None:
     garbage collector would only after the frame is long gone."""
     try:
         frame._jdf.queryExecution().logical().rdd().unpersist(False)
-    except Py4JError:  # not a checkpoint (nothing held), or a Spark without the field: GC frees it
+    except (Py4JError, AttributeError):  # not a checkpoint (nothing held), or another Spark: GC frees it
         pass
 
 
@@ -63,7 +63,7 @@ class _Offer:
     version: int
     frame: DataFrame                  # what the table holds at ``version``
     holds: list                       # the checkpoints under it, released with it
-    readers: set[str] = field(default_factory=set)  # zones of this run that have yet to end
+    readers: set[str]                 # zones of this run that have yet to end
 
 
 class Handoff:
