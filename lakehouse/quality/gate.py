@@ -1,8 +1,9 @@
 """Run a zone's suite on its staged rows and decide what may be promoted.
 
-GX validates the staged DataFrame (computed once, see ``zone.handoff``); for a row-level expectation it also reports the Spark
-SQL condition that picks its unexpected rows (``unexpected_index_query``), so quarantining uses
-GX's own definition of a failing row, in one extra pass over the staged rows whatever the suite's size.
+GX validates the staged DataFrame (computed once, see ``zone.handoff``); for a row-level
+expectation it also reports the Spark SQL condition that picks its unexpected rows
+(``unexpected_index_query``), so quarantining uses GX's own definition of a failing row, in one
+extra pass over the staged rows whatever the suite's size.
 """
 from __future__ import annotations
 

@@ -51,8 +51,8 @@ LOCAL_DEFAULTS = {
     # them 12-114 compiles and 10-13 s).
     "spark.sql.codegen.cache.maxEntries": "1000",
     # Cached frames (every landing line parsed, an incremental zone's staged rows) are read a few
-    # times within a zone and dropped after it: compressing them cost more CPU than it saved (10x sample, whole
-    # process: see the README's speed section).
+    # times within a zone and dropped after it: compressing them cost more CPU than it saved (10x
+    # sample, whole process: see the README's speed section).
     "spark.sql.inMemoryColumnarStorage.compressed": "false",
 }
 
