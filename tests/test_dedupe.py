@@ -1,16 +1,23 @@
-"""The dedupe that carries a landing file's path as a number (``transform.dedupe(coded=...)``).
+"""The landing dedupe's two shortcuts for large batches.
 
-Spark's dropDuplicates keeps the first value of every non-key column, and a string among them
-turns its hash aggregation into a sort of every row. Carrying the path as a number must change
-nothing but the plan: the oracles are plain Python over the same rows and over the landing files.
+- ``transform.dedupe(coded=...)`` carries a landing file's path as a number: Spark's dropDuplicates
+  keeps the first value of every non-key column, and a string among them turns its hash
+  aggregation into a sort of every row.
+- ``transform.dedupe_repeated`` deduplicates only the rows whose key occurs more than once.
+
+Each must change nothing but the plan: the oracles are plain Python over the same rows and over
+the landing files.
 """
 from __future__ import annotations
 
+import math
 import shutil
 
+import pytest
+
 from lakehouse.engine import run_pipeline
-from lakehouse.zone import sources
-from lakehouse.zone.transform import dedupe
+from lakehouse.zone import sources, transform
+from lakehouse.zone.transform import dedupe, dedupe_repeated
 from tests.conftest import STEDI_CONFIGS, copy_project, project_for
 from tests.helpers import edit, landing_lines, table
 
@@ -55,23 +62,25 @@ def test_a_landing_batch_above_the_threshold_is_coded_and_stores_what_the_files_
     # Some readings delivered again in a later file: stored once, with either file's path.
     (folder / "accelerometer-9999999999999.json").write_text("".join(first.read_text().splitlines(True)[:5]))
     coded = []
-    real = dedupe
 
-    def spy(df, keys, order_by, coded_columns=()):
-        coded.append(tuple(coded_columns))
-        return real(df, keys, order_by, coded_columns)
+    def spy(real):
+        def call(df, keys, order_by, coded_columns=()):
+            coded.append((real.__name__, tuple(coded_columns)))
+            return real(df, keys, order_by, coded_columns)
+        return call
 
     monkeypatch.setattr(sources, "CODE_PATHS_FROM", 0)
-    monkeypatch.setattr("lakehouse.zone.runner.dedupe", spy)
+    monkeypatch.setattr("lakehouse.zone.runner.dedupe", spy(dedupe))
+    monkeypatch.setattr("lakehouse.zone.runner.dedupe_repeated", spy(dedupe_repeated))
     project = project_for(STEDI_CONFIGS, landing, tmp_path / "lake")
     assert run_pipeline(project, "accelerometer_landing", spark=spark).ok
-    assert coded == [("_source_file",)]
+    assert coded == [("dedupe_repeated", ("_source_file",))]
 
     # A zone whose YAML shapes its rows could make the path anything: it keeps the plain dedupe.
     shaped = copy_project(tmp_path / "shaped")
     edit(shaped / "zones" / "accelerometer_landing.yml", "target:", "columns: {drop: []}\ntarget:")
     assert run_pipeline(project_for(shaped, landing, tmp_path / "shaped_lake"), "accelerometer_landing", spark=spark).ok
-    assert coded[1:] == [()]
+    assert coded[1:] == [("dedupe", ())]
 
     schema = project.zones["accelerometer_landing"].source.schema_
     files: dict[tuple, set[str]] = {}
@@ -81,3 +90,75 @@ def test_a_landing_batch_above_the_threshold_is_coded_and_stores_what_the_files_
     assert len(stored) == len(files)
     for r in stored:
         assert r._source_file.rsplit("/", 1)[-1] in files[tuple(r[c] for c in schema)]
+
+
+# (key, x, order, tag): x a double key, so -0.0 and 0.0 (one value to Spark's grouping, two bit
+# patterns to a hash) and NaN are checked.
+REPEATS = [
+    ("a", 1.0, 1, "a-old"), ("a", 1.0, 3, "a-new"), ("a", 1.0, 2, "a-mid"),  # three rows of one key
+    ("b", 0.0, 1, "b-zero"), ("b", -0.0, 2, "b-negative-zero"),              # one key to Spark
+    ("c", math.nan, 5, "c-nan"), ("c", -math.nan, 4, "c-other-nan"),         # one key to Spark
+    ("d", 2.0, 1, "d"), ("e", 2.0, 1, "e"), ("f", None, 1, "f"),
+    (None, 1.0, 1, "no-key-1"), (None, 1.0, 1, "no-key-2"),                  # no key: never folded
+]
+
+
+def _key(k, x):
+    return (k, "nan" if x is not None and math.isnan(x) else (0.0 if x == 0 else x))
+
+
+def _winners(rows):
+    """The oracle: per key (as Spark groups it) the row of the highest ``order``; keyless rows all stay."""
+    best = {}
+    for row in rows:
+        if row[0] is None or row[1] is None:
+            continue
+        key = _key(row[0], row[1])
+        if key not in best or row[2] > best[key][2]:
+            best[key] = row
+    return sorted([r[3] for r in best.values()] + [r[3] for r in rows if r[0] is None or r[1] is None])
+
+
+@pytest.fixture()
+def repeats(spark):
+    df = spark.createDataFrame(REPEATS, "k string, x double, order bigint, tag string").cache()
+    yield df
+    df.unpersist()
+
+
+def test_only_the_rows_whose_key_repeats_are_deduplicated_with_the_same_winners(spark, repeats):
+    out = dedupe_repeated(repeats, ["k", "x"], ["order DESC"])
+    assert out.columns == repeats.columns
+    assert sorted(r.tag for r in out.collect()) == _winners(REPEATS)
+    # The same winners as deduplicating every row.
+    assert sorted(r.tag for r in dedupe(repeats, ["k", "x"], ["order DESC"]).collect()) == _winners(REPEATS)
+    # Without order_by, one row per key, each one of its own key's rows.
+    any_one = dedupe_repeated(repeats, ["k", "x"], []).collect()
+    assert sorted(_key(r.k, r.x) for r in any_one if r.k is not None and r.x is not None) == \
+        sorted({_key(k, x) for k, x, _, _ in REPEATS if k is not None and x is not None})
+    assert sum(1 for r in any_one if r.k is None or r.x is None) == \
+        sum(1 for k, x, _, _ in REPEATS if k is None or x is None)
+
+
+def test_a_batch_whose_keys_never_repeat_is_left_as_it_is(spark, repeats):
+    unique = repeats.where("tag IN ('a-new', 'b-zero', 'c-nan', 'd', 'e', 'f', 'no-key-1')")
+    assert dedupe_repeated(unique, ["k", "x"], ["order DESC"]) is unique
+    assert dedupe_repeated(repeats, ["k", "x"], ["order DESC"]) is not repeats
+
+
+def test_too_many_repeated_keys_send_every_row_through_the_dedupe(spark, repeats, monkeypatch):
+    calls = []
+    real = transform.dedupe
+
+    def spy(df, keys, order_by, coded=()):
+        calls.append(df.count())
+        return real(df, keys, order_by, coded)
+
+    monkeypatch.setattr(transform, "dedupe", spy)
+    # Four keys repeat: a, b, c, and the keyless rows' (their hashes meet; the dedupe keeps both).
+    monkeypatch.setattr(transform, "REPEATS_AT_MOST", 3)
+    assert sorted(r.tag for r in dedupe_repeated(repeats, ["k", "x"], ["order DESC"]).collect()) == _winners(REPEATS)
+    assert calls == [len(REPEATS)]
+    monkeypatch.setattr(transform, "REPEATS_AT_MOST", 4)
+    assert sorted(r.tag for r in dedupe_repeated(repeats, ["k", "x"], ["order DESC"]).collect()) == _winners(REPEATS)
+    assert calls[1:] == [3 + 2 + 2 + 2]  # only the rows of the four

@@ -33,7 +33,7 @@ from lakehouse.zone.context import Tables, ZoneContext
 from lakehouse.zone.handoff import Handoff, release
 from lakehouse.zone.sources import CORRUPT, ERASED, SOURCE_KINDS, kind_of
 from lakehouse.zone.targets import TARGET_MODES, Write, add_new_columns, ensure_change_feed, table_at
-from lakehouse.zone.transform import dedupe, default_order, shape
+from lakehouse.zone.transform import dedupe, dedupe_repeated, default_order, shape
 from lakehouse.zone.validate import check_promotable
 
 if TYPE_CHECKING:
@@ -163,10 +163,13 @@ class ZoneRunner:
             order_by = zone.dedupe.order_by if zone.dedupe and zone.dedupe.order_by else \
                 default_order(rows.columns, keys)
             check_promotable(zone, rows, file)
-            if batch.compete and order_by and version is not None:
+            competing = batch.compete and order_by and version is not None
+            if competing:
                 rows = _with_current_rows(rows, table_at(spark, location, version), keys)
             # One row per key already (see plan.uniqueness): a dedupe would shuffle and sort for nothing.
-            staged = rows if unique_by_construction(zone, self.graph) else dedupe(rows, keys, order_by, batch.coded)
+            # A large batch of landing lines, cached, is deduplicated where its keys repeat.
+            once = dedupe_repeated if batch.coded and not competing else dedupe
+            staged = rows if unique_by_construction(zone, self.graph) else once(rows, keys, order_by, batch.coded)
             if _TARGET in staged.columns:
                 staged = staged.where(~F.col(_TARGET)).drop(_TARGET)
             # A full batch may be handed on (zone.handoff). An incremental one is only part of its

@@ -31,7 +31,7 @@ ERASED = "_erased"  # a line of a data subject erased on request: counted, then 
 SOURCE_FILE = "_source_file"
 INGESTED_AT = "_ingested_at"
 AUDIT_COLUMNS = (SOURCE_FILE, INGESTED_AT)
-CODE_PATHS_FROM = 32 << 20  # bytes of landing files (about 400k accelerometer lines)
+CODE_PATHS_FROM = 8 << 20  # bytes of landing files (about 100k accelerometer lines)
 
 SOURCE_KINDS: dict[str, type[SourceKind]] = {}
 
@@ -200,9 +200,10 @@ class FilesSource(SourceKind):
         good = kept.where(F.col(CORRUPT).isNull()).drop(CORRUPT)
         bad = kept.where(F.col(CORRUPT).isNotNull()).select(
             F.col(CORRUPT).alias("raw"), F.col(SOURCE_FILE).alias("source_file"))
-        # One path per file: large batches carry it through the dedupe as a number (transform.dedupe);
-        # a delivery's few lines sort in milliseconds, and the coding's own Spark job costs more.
-        # Not when the YAML shapes the rows: its columns could make the path anything.
+        # A large batch is deduplicated only where its keys repeat (transform.dedupe_repeated), and
+        # carries its one path per file through the dedupe as a number; a delivery's few lines sort
+        # in milliseconds, and either's own Spark job costs more. Neither when the YAML shapes the
+        # rows: its joins make them costly to read again, and its columns could make the path anything.
         large = sum(f.size for f in files) >= CODE_PATHS_FROM
         coded = (SOURCE_FILE,) if large and zone.columns is None and not zone.joins else ()
         return Batch(good, INCREMENTAL if incremental else FULL, parsed=parsed, malformed=bad, files=files,
