@@ -162,3 +162,23 @@ def test_too_many_repeated_keys_send_every_row_through_the_dedupe(spark, repeats
     monkeypatch.setattr(transform, "REPEATS_AT_MOST", 4)
     assert sorted(r.tag for r in dedupe_repeated(repeats, ["k", "x"], ["order DESC"]).collect()) == _winners(REPEATS)
     assert calls[1:] == [3 + 2 + 2 + 2]  # only the rows of the four
+
+
+def test_a_large_batch_whose_keys_never_repeat_is_held_once_and_stores_every_line(spark, sample, tmp_path,
+                                                                                   monkeypatch):
+    from lakehouse.zone.context import ZoneContext
+
+    held = []
+    real = ZoneContext.materialize
+    monkeypatch.setattr(ZoneContext, "materialize", lambda self, df: held.append(self.zone.name) or real(self, df))
+    monkeypatch.setattr(sources, "CODE_PATHS_FROM", 0)
+    project = project_for(STEDI_CONFIGS, sample[0], tmp_path / "lake")
+    result = run_pipeline(project, "step_trainer_landing", spark=spark)
+    assert result.ok
+    # The parsed lines are the one copy in memory: none repeats a key, so they are staged as they are.
+    assert held == ["step_trainer_landing"]
+    schema = project.zones["step_trainer_landing"].source.schema_
+    lines = landing_lines(sample[0] / "step_trainer" / "landing", schema)["rows"]
+    keys = {(r["serialNumber"], r["sensorReadingTime"]) for r in lines}
+    assert len(keys) == len(lines), "the sample's step readings were meant to repeat no key"
+    assert table(spark, project, "step_trainer_landing").count() == len(lines) == result.zone("step_trainer_landing").promoted

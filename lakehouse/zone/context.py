@@ -108,6 +108,7 @@ class Batch:
     compete: bool = False        # rows must beat the target's current row of the same key (landing)
     new_keys: bool = False       # every row adds a key the target lacks: nothing to compare it with
     coded: tuple[str, ...] = ()  # columns of few values that the dedupe carries as numbers
+    held: bool = False           # rows are a filter over a local checkpoint: staged as they are, if they can be
 
 
 @dataclass

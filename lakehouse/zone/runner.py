@@ -174,7 +174,10 @@ class ZoneRunner:
                 staged = staged.where(~F.col(_TARGET)).drop(_TARGET)
             # A full batch may be handed on (zone.handoff). An incremental one is only part of its
             # table and never is: it stays a cache, whose statistics are measured as it fills.
-            staged = ctx.materialize(staged) if batch.mode == FULL else ctx.cache(staged)
+            if batch.mode != FULL:
+                staged = ctx.cache(staged)
+            elif not (batch.held and staged is rows):  # (lines held already, none repeated: as they are)
+                staged = ctx.materialize(staged)
             result.rows_staged = staged.count()
 
         with clock("read"):  # counting what was read is read's bookkeeping, not validation

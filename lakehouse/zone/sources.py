@@ -194,20 +194,21 @@ class FilesSource(SourceKind):
             typed = suppression.row_matches(parsed)
             parsed = parsed.withColumn(ERASED, F.when(F.col(CORRUPT).isNotNull(), suppression.raw_matches(
                 F.col(CORRUPT))).otherwise(F.lit(False) if typed is None else typed))
-        # Spark refuses queries on raw JSON that touch only the corrupt-record column: cache first.
-        parsed = ctx.cache(parsed)
-        kept = parsed.where(~F.col(ERASED)).drop(ERASED) if ERASED in parsed.columns else parsed
-        good = kept.where(F.col(CORRUPT).isNull()).drop(CORRUPT)
-        bad = kept.where(F.col(CORRUPT).isNotNull()).select(
-            F.col(CORRUPT).alias("raw"), F.col(SOURCE_FILE).alias("source_file"))
         # A large batch is deduplicated only where its keys repeat (transform.dedupe_repeated), and
         # carries its one path per file through the dedupe as a number; a delivery's few lines sort
         # in milliseconds, and either's own Spark job costs more. Neither when the YAML shapes the
         # rows: its joins make them costly to read again, and its columns could make the path anything.
-        large = sum(f.size for f in files) >= CODE_PATHS_FROM
-        coded = (SOURCE_FILE,) if large and zone.columns is None and not zone.joins else ()
+        large = sum(f.size for f in files) >= CODE_PATHS_FROM and zone.columns is None and not zone.joins
+        # Spark refuses queries on raw JSON that touch only the corrupt-record column: computed
+        # first. A large batch into the block store, as a zone's staged rows are: when none of its
+        # keys repeats, its good lines are what the zone stages, with no second copy.
+        parsed = ctx.materialize(parsed) if large else ctx.cache(parsed)
+        kept = parsed.where(~F.col(ERASED)).drop(ERASED) if ERASED in parsed.columns else parsed
+        good = kept.where(F.col(CORRUPT).isNull()).drop(CORRUPT)
+        bad = kept.where(F.col(CORRUPT).isNotNull()).select(
+            F.col(CORRUPT).alias("raw"), F.col(SOURCE_FILE).alias("source_file"))
         return Batch(good, INCREMENTAL if incremental else FULL, parsed=parsed, malformed=bad, files=files,
-                     compete=incremental, coded=coded)
+                     compete=incremental, coded=(SOURCE_FILE,) if large else (), held=large)
 
     def empty(self, spark, zone, table):
         return spark.createDataFrame([], f"{_ddl(zone)}, {SOURCE_FILE} string, {INGESTED_AT} timestamp")
