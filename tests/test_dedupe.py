@@ -181,4 +181,5 @@ def test_a_large_batch_whose_keys_never_repeat_is_held_once_and_stores_every_lin
     lines = landing_lines(sample[0] / "step_trainer" / "landing", schema)["rows"]
     keys = {(r["serialNumber"], r["sensorReadingTime"]) for r in lines}
     assert len(keys) == len(lines), "the sample's step readings were meant to repeat no key"
-    assert table(spark, project, "step_trainer_landing").count() == len(lines) == result.zone("step_trainer_landing").promoted
+    stored = table(spark, project, "step_trainer_landing").count()
+    assert stored == len(lines) == result.zone("step_trainer_landing").promoted
