@@ -92,8 +92,8 @@ def test_a_landing_batch_above_the_threshold_is_coded_and_stores_what_the_files_
         assert r._source_file.rsplit("/", 1)[-1] in files[tuple(r[c] for c in schema)]
 
 
-# (key, x, order, tag): x a double key, so -0.0 and 0.0 (one value to Spark's grouping, two bit
-# patterns to a hash) and NaN are checked.
+# (key, x, order, tag): x a double key, so -0.0 and 0.0 (two bit patterns, one value to Spark's
+# grouping, which the hash must agree with) and NaN are checked.
 REPEATS = [
     ("a", 1.0, 1, "a-old"), ("a", 1.0, 3, "a-new"), ("a", 1.0, 2, "a-mid"),  # three rows of one key
     ("b", 0.0, 1, "b-zero"), ("b", -0.0, 2, "b-negative-zero"),              # one key to Spark

@@ -167,8 +167,8 @@ class ZoneRunner:
             if competing:
                 rows = _with_current_rows(rows, table_at(spark, location, version), keys)
             # One row per key already (see plan.uniqueness): a dedupe would shuffle and sort for nothing.
-            # A large batch of landing lines, cached, is deduplicated where its keys repeat.
-            once = dedupe_repeated if batch.coded and not competing else dedupe
+            # A large batch of landing lines, held in the block store, is deduplicated where its keys repeat.
+            once = dedupe_repeated if batch.held and not competing else dedupe
             staged = rows if unique_by_construction(zone, self.graph) else once(rows, keys, order_by, batch.coded)
             if _TARGET in staged.columns:
                 staged = staged.where(~F.col(_TARGET)).drop(_TARGET)
