@@ -31,6 +31,7 @@ from lakehouse.zone import quarantine
 from lakehouse.zone.changes import outside, within
 from lakehouse.zone.context import Tables, ZoneContext
 from lakehouse.zone.handoff import Handoff, release
+from lakehouse.zone.rekey import rekey
 from lakehouse.zone.sources import CORRUPT, ERASED, SOURCE_KINDS, kind_of
 from lakehouse.zone.targets import TARGET_MODES, Write, add_new_columns, ensure_change_feed, table_at
 from lakehouse.zone.transform import dedupe, dedupe_repeated, default_order, shape
@@ -143,6 +144,14 @@ class ZoneRunner:
             state = ctx.state
             fresh = (not self.full_refresh and state is not None and state.fingerprint == result.fingerprint
                      and version is not None and version == state.output_version)
+            rekeyed = 0
+            if version is not None and (state is None or state.fingerprint != result.fingerprint):
+                # Its YAML changed, or its history is unknown (always so in a --full-refresh): its
+                # keys may be other than those its rows were written under.
+                order = zone.dedupe.order_by if zone.dedupe else None
+                rekeyed = rekey(spark, location, zone.target.merge_keys, order, zone.target.partition_by)
+                version = delta_version(spark, location) if rekeyed else version
+            result.deleted = rekeyed
             result.input_versions = dict(inputs.versions) if inputs else {}
             result.version = version
             if fresh and inputs is not None and inputs.versions == state.input_versions and not inputs.new_files:
@@ -247,7 +256,8 @@ class ZoneRunner:
             if batch.mode == FULL and written.exact and self.handoff.offer(
                     zone.name, location, written.version, gate.passed, ctx.materialized):
                 ctx.materialized = []  # released by the handoff once the zones reading the table end
-            result.inserted, result.updated, result.deleted = written.inserted, written.updated, written.deleted
+            result.inserted, result.updated = written.inserted, written.updated
+            result.deleted = written.deleted + rekeyed
             result.files_added, result.version = written.files_added, written.version
         result.status = OK
 
