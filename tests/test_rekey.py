@@ -35,14 +35,16 @@ def test_fewer_merge_keys_leave_one_row_per_key_as_a_rebuild_does(spark, first_d
     assert differences(spark, project, oracle) == {}
 
 
-def test_full_refresh_repairs_a_table_that_holds_a_key_twice(spark, first_delivery, tmp_path):
-    """As a table written before the engine keyed tables anew holds it: the YAML unchanged since."""
+def test_a_table_the_ledger_has_no_run_of_is_checked_and_keyed_anew(spark, first_delivery, tmp_path):
+    """As a table written by other means than a run holds it, or before the engine keyed tables anew."""
     landing = Path(shutil.copytree(first_delivery / "landing", tmp_path / "landing"))
-    project = project_for(STEDI_CONFIGS, landing, copy_lake(first_delivery / "lake", tmp_path / "lake"))
+    lake = copy_lake(first_delivery / "lake", tmp_path / "lake")
+    shutil.rmtree(lake / "_ledger")
+    project = project_for(STEDI_CONFIGS, landing, lake)
     location = project.env.table_path("trusted", "accelerometer_trusted")
     spark.read.format("delta").load(location).limit(5).write.format("delta").mode("append").save(location)
 
-    result = run_all(spark, project, full_refresh=True)
+    result = run_all(spark, project)
 
     assert result.zone("accelerometer_trusted").deleted == 5
     as_first_run = project_for(STEDI_CONFIGS, landing, first_delivery / "lake")

@@ -119,9 +119,9 @@ class ZoneRunner:
     def _run(self, name: str, result: ZoneResult) -> None:
         zone, file = self.graph.zones[name], self.project.file_of(name)
         tables = Tables(self.spark, self.env, self.graph, zone, file, self.handoff)
-        ctx = ZoneContext(self.spark, self.env, zone, file, tables,
-                          self.states.get(name), scope_of(zone), self.started_at, self.suppression,
-                          self.project.suites.get(name))
+        state = None if self.full_refresh else self.states.get(name)
+        ctx = ZoneContext(self.spark, self.env, zone, file, tables, state, scope_of(zone), self.started_at,
+                          self.suppression, self.project.suites.get(name))
         try:
             self._stages(ctx, result)
         finally:
@@ -145,9 +145,10 @@ class ZoneRunner:
             fresh = (not self.full_refresh and state is not None and state.fingerprint == result.fingerprint
                      and version is not None and version == state.output_version)
             rekeyed = 0
-            if version is not None and (state is None or state.fingerprint != result.fingerprint):
-                # Its YAML changed, or its history is unknown (always so in a --full-refresh): its
-                # keys may be other than those its rows were written under.
+            last = self.states.get(zone.name)  # (in a --full-refresh too)
+            if version is not None and (last is None or last.fingerprint != result.fingerprint):
+                # Its YAML changed since its last run, or the ledger has none: its keys may be
+                # other than those its rows were written under.
                 order = zone.dedupe.order_by if zone.dedupe else None
                 rekeyed = rekey(spark, location, zone.target.merge_keys, order, zone.target.partition_by)
                 version = delta_version(spark, location) if rekeyed else version
