@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pyspark.sql import functions as F
 
+from lakehouse.zone.rekey import rekey
 from tests.conftest import STEDI_CONFIGS, project_for, run_all
 from tests.helpers import copy_lake, differences, edit, rows_of
 
@@ -49,3 +50,11 @@ def test_a_table_the_ledger_has_no_run_of_is_checked_and_keyed_anew(spark, first
     assert result.zone("accelerometer_trusted").deleted == 5
     as_first_run = project_for(STEDI_CONFIGS, landing, first_delivery / "lake")
     assert differences(spark, project, as_first_run) == {}
+
+
+def test_keys_naming_a_column_the_table_lacks_yet_leave_it_as_it_is(spark, tmp_path):
+    location = str(tmp_path / "readings")
+    spark.createDataFrame([("a", 1), ("a", 1)], "user string, timestamp bigint").write.format("delta").save(location)
+    assert rekey(spark, location, ["user", "day"], None, []) == 0
+    assert rekey(spark, location, ["user"], None, []) == 1
+    assert spark.read.format("delta").load(location).count() == 1

@@ -27,6 +27,8 @@ def rekey(spark: SparkSession, location: str, keys: list[str], order_by: list[st
     """Deduplicates the table at ``location`` by ``keys`` if some key is held by several rows;
     the number of rows removed (0: nothing written)."""
     table = spark.read.format("delta").load(location)
+    if not {k.lower() for k in keys} <= {c.lower() for c in table.columns}:
+        return 0  # a key the YAML adds with its column: no row holds it yet, so none can share it
     present = reduce(lambda a, b: a & b, [F.col(f"`{k}`").isNotNull() for k in keys])
     if table.where(present).groupBy(*keys).count().where(F.col("count") > 1).isEmpty():
         return 0
