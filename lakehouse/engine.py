@@ -75,7 +75,9 @@ def run_pipeline(project: Project, pipeline: str, *, spark: SparkSession | None 
              ", full refresh" if full_refresh else "")
     gate = QualityGate(str(reports.local), result.run_id)
     catalog.ensure_database(spark, env)
-    states = ledger.load_states(spark, env)  # a full refresh starts from none, but keys anew by them
+    # A full refresh ignores these as starting points, but still needs each zone's last fingerprint:
+    # a zone whose configuration changed keys its table anew (zone/rekey.py).
+    states = ledger.load_states(spark, env)
     # Zone -> the zones of this run that read its table: what it promoted stays in memory for them.
     handoff = Handoff({name: {d for d in selected if name in graph.depends_on[d]} for name in selected})
     runner = ZoneRunner(spark, project, graph, gate, result.run_id, started_at, states, full_refresh,
