@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from lakehouse.project import Project, load_project
+from tests.helpers import copy_lake
 
 ROOT = Path(__file__).resolve().parents[1]
 STEDI_CONFIGS = ROOT / "configs" / "stedi"
@@ -98,6 +99,18 @@ def first_run(spark, sample, tmp_path_factory):
 def first_delivery(first_run) -> Path:
     """The first run's folder: landing/ and lake/ (copy before changing either)."""
     return first_run[0]
+
+
+@pytest.fixture
+def landing(first_delivery, tmp_path):
+    """A private copy of the landed files (times kept, so the ledger knows them) for deliveries to add to."""
+    return Path(shutil.copytree(first_delivery / "landing", tmp_path / "landing"))
+
+
+@pytest.fixture
+def project(first_delivery, landing, tmp_path):
+    """The project over the private landing copy and a copy of the first delivery's lake and ledger."""
+    return project_for(STEDI_CONFIGS, landing, copy_lake(first_delivery / "lake", tmp_path / "lake"))
 
 
 @pytest.fixture(scope="session")

@@ -100,9 +100,9 @@ def new_customer(landing: Path, rng: random.Random) -> dict:
 
 
 def new_readings(landing: Path, rng: random.Random, readings: int = 40,
-                 newcomer: tuple[str, str] | None = None) -> dict:
+                 newcomer: tuple[str, str] | None = None, again: int = 5) -> dict:
     """New phone readings of consenting customers (with their step trainer readings at the same
-    times), plus a few readings that already landed, sent again. ``newcomer`` (email, serial):
+    times), plus ``again`` readings that already landed, sent again. ``newcomer`` (email, serial):
     a consenting customer who takes the first of the new timestamps."""
     people = sorted((e, c["serialNumber"]) for e, c in customers(landing).items()
                     if c.get("shareWithResearchAsOfDate") and c.get("serialNumber"))
@@ -114,10 +114,10 @@ def new_readings(landing: Path, rng: random.Random, readings: int = 40,
         acc += [{"user": email, "timestamp": t, "x": rng.uniform(-1, 1), "y": rng.uniform(-1, 1),
                  "z": rng.uniform(-1, 1)} for _ in range(3)]
         steps.append({"sensorReadingTime": t, "serialNumber": serial, "distanceFromObject": rng.randrange(300)})
-    again = rng.sample(_lines(landing / "accelerometer" / "landing"), 5)
-    _write(landing / "accelerometer" / "landing", "accelerometer", acc + again)
+    sent = rng.sample(_lines(landing / "accelerometer" / "landing"), again)
+    _write(landing / "accelerometer" / "landing", "accelerometer", acc + sent)
     _write(landing / "step_trainer" / "landing", "step_trainer", steps)
-    return {"kind": "readings", "new": len(acc), "again": len(again)}
+    return {"kind": "readings", "new": len(acc), "again": len(sent)}
 
 
 def redeliver(landing: Path, rng: random.Random) -> dict:

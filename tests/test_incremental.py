@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-import shutil
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -21,19 +19,7 @@ from lakehouse.zone.context import Tables
 from lakehouse.zone.targets import TargetMode
 from tests import deliveries
 from tests.conftest import STEDI_CONFIGS, project_for, run_all
-from tests.helpers import TABLES, cached_frames, copy_lake, differences, rows_of, versions
-
-
-@pytest.fixture
-def landing(first_delivery, tmp_path):
-    """A private copy of the landed files (times kept, so the ledger knows them) for deliveries to add to."""
-    return Path(shutil.copytree(first_delivery / "landing", tmp_path / "landing"))
-
-
-@pytest.fixture
-def project(first_delivery, landing, tmp_path):
-    """The project over the private landing copy and a copy of the first delivery's lake and ledger."""
-    return project_for(STEDI_CONFIGS, landing, copy_lake(first_delivery / "lake", tmp_path / "lake"))
+from tests.helpers import TABLES, cached_frames, differences, rows_of, versions
 
 
 def _run(spark, project, pipeline: str = "all", **kwargs):

@@ -26,11 +26,12 @@ from lakehouse.plan.lineage import scope_of
 from lakehouse.plan.uniqueness import unique_by_construction
 from lakehouse.quality.gate import QualityGate
 from lakehouse.results import FAILED, FULL, OK, UP_TO_DATE, ZoneResult
-from lakehouse.storage import delta_version
+from lakehouse.storage import delta_rs, delta_version
 from lakehouse.zone import quarantine
 from lakehouse.zone.changes import outside, within
 from lakehouse.zone.context import Tables, ZoneContext
 from lakehouse.zone.handoff import Handoff, release
+from lakehouse.zone.keyranges import count_past_table
 from lakehouse.zone.rekey import rekey
 from lakehouse.zone.sources import CORRUPT, ERASED, SOURCE_KINDS, kind_of
 from lakehouse.zone.targets import TARGET_MODES, Write, add_new_columns, ensure_change_feed, table_at
@@ -188,7 +189,14 @@ class ZoneRunner:
                 staged = ctx.cache(staged)
             elif not (batch.held and staged is rows):  # (lines held already, none repeated: as they are)
                 staged = ctx.materialize(staged)
-            result.rows_staged = staged.count()
+            mode = TARGET_MODES[zone.target_mode]()
+            rust = delta_rs(self.env.lake_root)
+            if batch.mode != FULL and version is not None and not (batch.new_keys or mode.deletes) and rust:
+                # Keys past every file's range add rows only: appended with no scan of the table.
+                result.rows_staged, batch.new_keys = count_past_table(staged, zone.target.merge_keys, rust,
+                                                                      location, version)
+            else:
+                result.rows_staged = staged.count()
 
         with clock("read"):  # counting what was read is read's bookkeeping, not validation
             if batch.parsed is not None:
@@ -204,7 +212,7 @@ class ZoneRunner:
             else:  # an incremental zone reads the rows in its scope: those it recomputed
                 result.rows_read = result.rows_staged
 
-        mode, pending = TARGET_MODES[zone.target_mode](), None
+        pending = None
         if batch.mode != FULL and version is not None:
             with clock("promote"):
                 # Staged rows identical to the table's, and nothing departed: they passed this

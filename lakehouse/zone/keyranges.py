@@ -1,0 +1,81 @@
+"""Whether a batch's keys can be in its table at all, from the value ranges Delta keeps per file.
+
+Every data file's commit records the minimum, maximum and null count of its first columns. A
+staged row can equal a stored one under the MERGE's null-safe key condition only in a file whose
+range, on every key column, holds that row's value. So when, for each of the table's files, some
+integer key column of the batch lies wholly outside the file's range, every staged row adds a key
+the table lacks: the zone appends, with no scan of the table to compare against. That is the usual
+delivery of time-series readings (later timestamps than any stored); a re-delivered file overlaps
+and takes the long way, which is always right.
+
+Read with delta-rs from the log alone (no Spark job); off a local lake, or wherever a file's
+statistics are missing, the answer is "cannot tell" and the table is compared as before.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pyspark.sql import functions as F
+from pyspark.sql.types import ByteType, IntegerType, LongType, ShortType
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+# Integers only: Delta truncates string statistics, and a double's -0.0 or NaN compare unlike Spark.
+_INTEGRAL = (ByteType, ShortType, IntegerType, LongType)
+
+
+@dataclass(frozen=True)
+class Range:
+    low: int | None    # None: the batch holds no non-null value in the column
+    high: int | None
+    nulls: bool
+
+
+def integral_keys(df: DataFrame, keys: list[str]) -> list[str]:
+    types = {f.name: f.dataType for f in df.schema.fields}
+    return [k for k in keys if isinstance(types.get(k), _INTEGRAL)]
+
+
+def count_with_ranges(df: DataFrame, columns: list[str]) -> tuple[int, dict[str, Range]]:
+    """The rows of ``df`` and each column's range, in one Spark job."""
+    aggs = [F.count("*")]
+    for c in columns:
+        aggs += [F.min(F.col(f"`{c}`")), F.max(F.col(f"`{c}`")), F.count(F.when(F.col(f"`{c}`").isNull(), 1))]
+    row = df.agg(*aggs).first()
+    return row[0], {c: Range(row[1 + 3 * i], row[2 + 3 * i], row[3 + 3 * i] > 0) for i, c in enumerate(columns)}
+
+
+def count_past_table(staged: DataFrame, keys: list[str], rust, location: str, version: int) -> tuple[int, bool]:
+    """``staged``'s rows, and whether none of their keys can be in the table at ``version``."""
+    columns = integral_keys(staged, keys)
+    if not columns:
+        return staged.count(), False
+    rows, ranges = count_with_ranges(staged, columns)
+    return rows, beyond_table(rust, location, version, ranges)
+
+
+def beyond_table(rust, location: str, version: int, ranges: dict[str, Range]) -> bool:
+    """True when no file of the table at ``version`` can hold a key of the batch (see above)."""
+    if not ranges:
+        return False
+    import pyarrow as pa
+
+    files = pa.table(rust.DeltaTable(location, version=version).get_add_actions(flatten=True)).to_pylist()
+    return all(any(_outside(f, column, r) for column, r in ranges.items()) for f in files)
+
+
+def _outside(stats: dict, column: str, batch: Range) -> bool:
+    """Whether no row of the file can match a batch row on ``column`` (unknown statistics: no)."""
+    low, high = stats.get(f"min.{column}"), stats.get(f"max.{column}")
+    nulls, records = stats.get(f"null_count.{column}"), stats.get("num_records")
+    if nulls is None or records is None:
+        return False
+    if batch.nulls and nulls > 0:  # null <=> null: a batch null may match a stored one
+        return False
+    if nulls == records or batch.low is None:  # one side holds no value to match
+        return True
+    if low is None or high is None:
+        return False
+    return batch.high < low or batch.low > high

@@ -1,0 +1,84 @@
+"""A delivery whose keys lie past every file's range is appended without comparing it with the
+table (zone/keyranges.py); one that overlaps takes the long way. The oracle is a rebuild."""
+from __future__ import annotations
+
+import random
+
+import deltalake
+import pytest
+
+from lakehouse.storage import commit_info
+from lakehouse.zone.keyranges import Range, beyond_table
+from lakehouse.zone.targets import TargetMode
+from tests import deliveries
+from tests.conftest import STEDI_CONFIGS, project_for, run_all
+from tests.helpers import differences, rows_of
+
+
+def _compared(monkeypatch) -> list[str]:
+    """The tables a write compared its rows with (TargetMode.changes), by folder name."""
+    seen: list[str] = []
+    original = TargetMode.changes
+    monkeypatch.setattr(TargetMode, "changes", lambda self, w, current: seen.append(
+        w.location.rstrip("/").rsplit("/", 1)[1]) or original(self, w, current))
+    return seen
+
+
+def test_readings_past_every_stored_time_are_appended_without_comparing_and_equal_a_rebuild(
+        spark, landing, project, monkeypatch, tmp_path):  # noqa: F811
+    compared = _compared(monkeypatch)
+    acc_before = rows_of(spark, project, "accelerometer_landing").count()
+    done = deliveries.new_readings(landing, random.Random(3), again=0)
+    result = run_all(spark, project)
+    acc = result.zone("accelerometer_landing")
+    assert (acc.inserted, acc.updated, acc.rows_staged) == (done["new"], 0, done["new"])
+    assert rows_of(spark, project, "accelerometer_landing").count() == acc_before + done["new"]
+    assert "accelerometer_landing" not in compared and "step_trainer_landing" not in compared
+    location = project.env.table_path("landing", "accelerometer_landing")
+    assert commit_info(spark, location, acc.version)["operation"] == "WRITE", "an append, not a MERGE"
+
+    # The same file again under a new name: its keys are in the table now, so it is compared,
+    # and every reading is still stored once.
+    compared.clear()
+    newest = sorted((landing / "accelerometer" / "landing").glob("*.json"))[-1]
+    copy = deliveries._next_file(newest.parent, "accelerometer")
+    copy.write_text(newest.read_text())
+    again = run_all(spark, project).zone("accelerometer_landing")
+    assert "accelerometer_landing" in compared
+    assert (again.rows_read, again.inserted, again.updated) == (done["new"], 0, 0)
+    # Both deliveries, every table (the appended readings reached the zones downstream through
+    # the change feed): as a rebuild from the same files.
+    fresh = project_for(STEDI_CONFIGS, landing, tmp_path / "rebuild" / "lake")
+    run_all(spark, fresh)
+    assert differences(spark, project, fresh) == {}
+
+
+@pytest.fixture
+def small_table(spark, tmp_path) -> str:
+    """Two files: k 1..5 with j 2 or null, and k 10..12 with j never null."""
+    location = str(tmp_path / "t")
+    spark.createDataFrame([(1, None), (5, 2)], "k bigint, j bigint").coalesce(1).write.format("delta").save(location)
+    spark.createDataFrame([(10, 7), (12, 8)], "k bigint, j bigint").coalesce(1).write.format("delta") \
+        .mode("append").save(location)
+    return location
+
+
+@pytest.mark.parametrize("ranges, beyond", [
+    ({"k": Range(13, 20, False)}, True),                       # past both files
+    ({"k": Range(6, 9, False)}, True),                         # between them
+    ({"k": Range(5, 9, False)}, False),                        # 5 is in the first file's range
+    ({"k": Range(11, 11, False)}, False),
+    ({"j": Range(3, 6, False)}, True),
+    ({"j": Range(3, 6, True)}, False),                         # a null may meet the first file's null
+    ({"k": Range(None, None, True)}, True),                    # only nulls, and k never is
+    ({"k": Range(1, 12, False), "j": Range(3, 6, False)}, True),  # k overlaps both, j neither
+    ({}, False),                                               # no integer key: cannot tell
+])
+def test_a_batch_is_beyond_the_table_only_when_every_file_excludes_it(small_table, ranges, beyond):
+    assert beyond_table(deltalake, small_table, 1, ranges) is beyond
+
+
+def test_a_file_without_statistics_excludes_nothing(spark, small_table):
+    spark.sql(f"ALTER TABLE delta.`{small_table}` ADD COLUMNS (n bigint)")  # older files: no stats for n
+    assert beyond_table(deltalake, small_table, 2, {"n": Range(1, 1, False)}) is False
+    assert beyond_table(deltalake, small_table, 0, {"k": Range(6, 6, False)}) is True  # as of version 0
