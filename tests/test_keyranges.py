@@ -8,11 +8,21 @@ import deltalake
 import pytest
 
 from lakehouse.storage import commit_info
+from lakehouse.zone import runner
 from lakehouse.zone.keyranges import Range, beyond_table
 from lakehouse.zone.targets import TargetMode
 from tests import deliveries
 from tests.conftest import STEDI_CONFIGS, project_for, run_all
 from tests.helpers import differences, rows_of
+
+
+def _competed(monkeypatch) -> list[str]:
+    """The landing zones whose new rows competed with the table's current rows of their keys."""
+    seen: list[str] = []
+    original = runner._with_current_rows
+    monkeypatch.setattr(runner, "_with_current_rows", lambda rows, current, keys: seen.append(
+        "step_trainer_landing" if "sensorReadingTime" in keys else "other") or original(rows, current, keys))
+    return seen
 
 
 def _compared(monkeypatch) -> list[str]:
@@ -26,7 +36,7 @@ def _compared(monkeypatch) -> list[str]:
 
 def test_readings_past_every_stored_time_are_appended_without_comparing_and_equal_a_rebuild(
         spark, landing, project, monkeypatch, tmp_path):  # noqa: F811
-    compared = _compared(monkeypatch)
+    compared, competed = _compared(monkeypatch), _competed(monkeypatch)
     acc_before = rows_of(spark, project, "accelerometer_landing").count()
     done = deliveries.new_readings(landing, random.Random(3), again=0)
     result = run_all(spark, project)
@@ -34,18 +44,22 @@ def test_readings_past_every_stored_time_are_appended_without_comparing_and_equa
     assert (acc.inserted, acc.updated, acc.rows_staged) == (done["new"], 0, done["new"])
     assert rows_of(spark, project, "accelerometer_landing").count() == acc_before + done["new"]
     assert "accelerometer_landing" not in compared and "step_trainer_landing" not in compared
+    assert competed == [], "new step readings: no stored reading of their keys to compete with"
     location = project.env.table_path("landing", "accelerometer_landing")
     assert commit_info(spark, location, acc.version)["operation"] == "WRITE", "an append, not a MERGE"
 
-    # The same file again under a new name: its keys are in the table now, so it is compared,
-    # and every reading is still stored once.
+    # The same files again under new names: their keys are in the tables now, so the step
+    # readings compete with the stored ones and both are compared; every reading is stored once.
     compared.clear()
-    newest = sorted((landing / "accelerometer" / "landing").glob("*.json"))[-1]
-    copy = deliveries._next_file(newest.parent, "accelerometer")
-    copy.write_text(newest.read_text())
-    again = run_all(spark, project).zone("accelerometer_landing")
-    assert "accelerometer_landing" in compared
+    for source in ("accelerometer", "step_trainer"):
+        newest = sorted((landing / source / "landing").glob("*.json"))[-1]
+        deliveries._next_file(newest.parent, source).write_text(newest.read_text())
+    result = run_all(spark, project)
+    again, steps = result.zone("accelerometer_landing"), result.zone("step_trainer_landing")
+    assert "accelerometer_landing" in compared and "step_trainer_landing" in compared
+    assert competed == ["step_trainer_landing"]
     assert (again.rows_read, again.inserted, again.updated) == (done["new"], 0, 0)
+    assert (steps.rows_read, steps.inserted, steps.updated) == (done["new"] // 3, 0, 0)
     # Both deliveries, every table (the appended readings reached the zones downstream through
     # the change feed): as a rebuild from the same files.
     fresh = project_for(STEDI_CONFIGS, landing, tmp_path / "rebuild" / "lake")
@@ -82,3 +96,7 @@ def test_a_file_without_statistics_excludes_nothing(spark, small_table):
     spark.sql(f"ALTER TABLE delta.`{small_table}` ADD COLUMNS (n bigint)")  # older files: no stats for n
     assert beyond_table(deltalake, small_table, 2, {"n": Range(1, 1, False)}) is False
     assert beyond_table(deltalake, small_table, 0, {"k": Range(6, 6, False)}) is True  # as of version 0
+
+
+def test_a_log_delta_rs_cannot_read_means_compare_as_before(small_table):
+    assert beyond_table(deltalake, small_table, 99, {"k": Range(13, 20, False)}) is False  # no such version

@@ -31,7 +31,7 @@ from lakehouse.zone import quarantine
 from lakehouse.zone.changes import outside, within
 from lakehouse.zone.context import Tables, ZoneContext
 from lakehouse.zone.handoff import Handoff, release
-from lakehouse.zone.keyranges import count_past_table
+from lakehouse.zone.keyranges import count_past_table, past_table
 from lakehouse.zone.rekey import rekey
 from lakehouse.zone.sources import CORRUPT, ERASED, SOURCE_KINDS, kind_of
 from lakehouse.zone.targets import TARGET_MODES, Write, add_new_columns, ensure_change_feed, table_at
@@ -174,7 +174,11 @@ class ZoneRunner:
             order_by = zone.dedupe.order_by if zone.dedupe and zone.dedupe.order_by else \
                 default_order(rows.columns, keys)
             check_promotable(zone, rows, file)
+            mode = TARGET_MODES[zone.target_mode]()
+            rust = delta_rs(self.env.lake_root) if batch.mode != FULL and version is not None else None
             competing = batch.compete and order_by and version is not None
+            if competing and rust and past_table(rows, keys, rust, location, version):
+                competing = False  # no stored row shares a key with these: none to compete with
             if competing:
                 rows = _with_current_rows(rows, table_at(spark, location, version), keys)
             # One row per key already (see plan.uniqueness): a dedupe would shuffle and sort for nothing.
@@ -189,9 +193,7 @@ class ZoneRunner:
                 staged = ctx.cache(staged)
             elif not (batch.held and staged is rows):  # (lines held already, none repeated: as they are)
                 staged = ctx.materialize(staged)
-            mode = TARGET_MODES[zone.target_mode]()
-            rust = delta_rs(self.env.lake_root)
-            if batch.mode != FULL and version is not None and not (batch.new_keys or mode.deletes) and rust:
+            if rust and not (batch.new_keys or mode.deletes):
                 # Keys past every file's range add rows only: appended with no scan of the table.
                 result.rows_staged, batch.new_keys = count_past_table(staged, zone.target.merge_keys, rust,
                                                                       location, version)
