@@ -35,7 +35,7 @@ def _compared(monkeypatch) -> list[str]:
 
 
 def test_readings_past_every_stored_time_are_appended_without_comparing_and_equal_a_rebuild(
-        spark, landing, project, monkeypatch, tmp_path):  # noqa: F811
+        spark, landing, project, monkeypatch, tmp_path):
     compared, competed = _compared(monkeypatch), _competed(monkeypatch)
     acc_before = rows_of(spark, project, "accelerometer_landing").count()
     done = deliveries.new_readings(landing, random.Random(3), again=0)

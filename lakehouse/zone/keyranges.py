@@ -60,8 +60,7 @@ def count_past_table(staged: DataFrame, keys: list[str], rust, location: str, ve
 
 def past_table(rows: DataFrame, keys: list[str], rust, location: str, version: int) -> bool:
     """Whether none of ``rows``' keys can be in the table at ``version``."""
-    columns = integral_keys(rows, keys)
-    return bool(columns) and beyond_table(rust, location, version, count_with_ranges(rows, columns)[1])
+    return bool(integral_keys(rows, keys)) and count_past_table(rows, keys, rust, location, version)[1]
 
 
 def beyond_table(rust, location: str, version: int, ranges: dict[str, Range]) -> bool:
