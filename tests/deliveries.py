@@ -100,24 +100,25 @@ def new_customer(landing: Path, rng: random.Random) -> dict:
 
 
 def new_readings(landing: Path, rng: random.Random, readings: int = 40,
-                 newcomer: tuple[str, str] | None = None, again: int = 5) -> dict:
+                 newcomer: tuple[str, str] | None = None, again: int = 5, steps: bool = True) -> dict:
     """New phone readings of consenting customers (with their step trainer readings at the same
-    times), plus ``again`` readings that already landed, sent again. ``newcomer`` (email, serial):
-    a consenting customer who takes the first of the new timestamps."""
+    times, unless not ``steps``), plus ``again`` readings that already landed, sent again.
+    ``newcomer`` (email, serial): a consenting customer who takes the first of the new timestamps."""
     people = sorted((e, c["serialNumber"]) for e, c in customers(landing).items()
                     if c.get("shareWithResearchAsOfDate") and c.get("serialNumber"))
-    acc, steps = [], []
+    acc, trainer = [], []
     base = 1_800_000_000_000 + rng.randrange(10**9)
     for i in range(readings // 4):
         email, serial = newcomer if newcomer and i == 0 else rng.choice(people)
         t = base + i * 1000
         acc += [{"user": email, "timestamp": t, "x": rng.uniform(-1, 1), "y": rng.uniform(-1, 1),
                  "z": rng.uniform(-1, 1)} for _ in range(3)]
-        steps.append({"sensorReadingTime": t, "serialNumber": serial, "distanceFromObject": rng.randrange(300)})
+        trainer.append({"sensorReadingTime": t, "serialNumber": serial, "distanceFromObject": rng.randrange(300)})
     sent = rng.sample(_lines(landing / "accelerometer" / "landing"), again)
     _write(landing / "accelerometer" / "landing", "accelerometer", acc + sent)
-    _write(landing / "step_trainer" / "landing", "step_trainer", steps)
-    return {"kind": "readings", "new": len(acc), "again": len(sent)}
+    if steps:
+        _write(landing / "step_trainer" / "landing", "step_trainer", trainer)
+    return {"kind": "readings", "new": len(acc), "again": len(sent), "steps": trainer}
 
 
 def redeliver(landing: Path, rng: random.Random) -> dict:

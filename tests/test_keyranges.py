@@ -7,9 +7,10 @@ import random
 import deltalake
 import pytest
 
+from lakehouse.results import OK
 from lakehouse.storage import commit_info
-from lakehouse.zone import runner
-from lakehouse.zone.keyranges import Range, beyond_table
+from lakehouse.zone import changes, runner
+from lakehouse.zone.keyranges import Range, beyond_table, equated_columns
 from lakehouse.zone.targets import TargetMode
 from tests import deliveries
 from tests.conftest import STEDI_CONFIGS, project_for, run_all
@@ -34,9 +35,23 @@ def _compared(monkeypatch) -> list[str]:
     return seen
 
 
+def _met(monkeypatch) -> list[tuple[str, bool]]:
+    """Each join range check of an incremental zone: (source table folder, whether no source row
+    can meet the joined table's changes)."""
+    seen: list[tuple[str, bool]] = []
+    original = changes.cannot_meet
+
+    def spy(source, changed, pairs, rust, location, version):
+        answer = original(source, changed, pairs, rust, location, version)
+        seen.append((location.rstrip("/").rsplit("/", 1)[1], answer))
+        return answer
+    monkeypatch.setattr(changes, "cannot_meet", spy)
+    return seen
+
+
 def test_readings_past_every_stored_time_are_appended_without_comparing_and_equal_a_rebuild(
         spark, landing, project, monkeypatch, tmp_path):
-    compared, competed = _compared(monkeypatch), _competed(monkeypatch)
+    compared, competed, met = _compared(monkeypatch), _competed(monkeypatch), _met(monkeypatch)
     acc_before = rows_of(spark, project, "accelerometer_landing").count()
     done = deliveries.new_readings(landing, random.Random(3), again=0)
     result = run_all(spark, project)
@@ -47,6 +62,8 @@ def test_readings_past_every_stored_time_are_appended_without_comparing_and_equa
     assert competed == [], "new step readings: no stored reading of their keys to compete with"
     location = project.env.table_path("landing", "accelerometer_landing")
     assert commit_info(spark, location, acc.version)["operation"] == "WRITE", "an append, not a MERGE"
+    # The new phone readings share their times with the new step readings: the join is run.
+    assert ("step_trainer_trusted", False) in met and ("step_trainer_trusted", True) not in met
 
     # The same files again under new names: their keys are in the tables now, so the step
     # readings compete with the stored ones and both are compared; every reading is stored once.
@@ -65,6 +82,41 @@ def test_readings_past_every_stored_time_are_appended_without_comparing_and_equa
     fresh = project_for(STEDI_CONFIGS, landing, tmp_path / "rebuild" / "lake")
     run_all(spark, fresh)
     assert differences(spark, project, fresh) == {}
+
+
+def test_phone_readings_later_than_every_step_reading_meet_none_until_the_step_readings_come(
+        spark, landing, project, monkeypatch, tmp_path):
+    met = _met(monkeypatch)
+    ml_before = rows_of(spark, project, "machine_learning_curated").count()
+    done = deliveries.new_readings(landing, random.Random(5), again=0, steps=False)
+    result = run_all(spark, project)
+    ml = result.zone("machine_learning_curated")
+    assert result.zone("accelerometer_trusted").inserted == done["new"]
+    assert ("step_trainer_trusted", True) in met, "no step reading can share their times: no join run"
+    assert (ml.status, ml.inserted, ml.deleted) == (OK, 0, 0)
+    assert rows_of(spark, project, "machine_learning_curated").count() == ml_before
+
+    # The step readings of those times arrive a run later: they find the phone readings stored.
+    deliveries._write(landing / "step_trainer" / "landing", "step_trainer", done["steps"])
+    result = run_all(spark, project)
+    assert result.zone("machine_learning_curated").inserted > 0
+    fresh = project_for(STEDI_CONFIGS, landing, tmp_path / "rebuild" / "lake")
+    run_all(spark, fresh)
+    assert differences(spark, project, fresh) == {}
+
+
+@pytest.mark.parametrize("on, pairs", [
+    ("st.sensorReadingTime = acc.timestamp AND st.owner = acc.user",
+     [("sensorReadingTime", "timestamp"), ("owner", "user")]),
+    ("acc.timestamp=st.sensorReadingTime and `st`.`t` = `acc`.`u`", [("sensorReadingTime", "timestamp"), ("t", "u")]),
+    ("st.a = acc.b AND st.c > acc.d AND st.e <=> acc.f", [("a", "b")]),  # only plain equalities
+    ("st.a = acc.b OR st.c = acc.d", []),              # not a conjunction: no pair holds for every row
+    ("(st.a = acc.b) AND st.c = acc.d", []),
+    ("st.a = acc.b AND st.kind = 'AND st.c = acc.d'", []),
+    ("st.a = other.b AND st.c = st.d", []),            # no column of the joined table
+])
+def test_a_join_condition_gives_the_columns_it_equates(on, pairs):
+    assert equated_columns(on, "st", "acc") == pairs
 
 
 @pytest.fixture

@@ -9,7 +9,9 @@ For each upstream table that changed, its Change Data Feed since the version the
   and a withdrawn one takes all of theirs away.
 
 A source row whose path through an earlier join changed is already caught by that join's
-changes, so evaluating the later joins on the current tables is exact.
+changes, so evaluating the later joins on the current tables is exact. A join whose changed rows
+lie outside the source's value ranges on an equated integer column meets no source row
+(``keyranges.cannot_meet``) and adds nothing, with no join run.
 """
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
 
+from lakehouse.storage import delta_rs
+from lakehouse.zone.keyranges import cannot_meet, equated_columns
 from lakehouse.zone.transform import join_step
 
 if TYPE_CHECKING:
@@ -31,19 +35,30 @@ def affected_scope(ctx: ZoneContext, changed: dict[str, int]) -> DataFrame:
     """Distinct scope values (named as the target's key columns) touched by the changed tables;
     ``changed`` maps each changed upstream table to the version last processed."""
     zone, scope, tables = ctx.zone, ctx.scope, ctx.tables
-    alias = zone.source.name
+    alias, source = zone.source.name, tables.read(zone.source.table)
+    rust = delta_rs(ctx.env.lake_root)
     parts = []
     if zone.source.table in changed:
         parts.append(scope_values(tables.changes(zone.source.table, changed[zone.source.table]), scope, distinct=False))
     for i, join in enumerate(zone.joins):
         if join.table not in changed:
             continue
-        base = tables.read(zone.source.table).alias(alias)
+        base = source.alias(alias)
         for earlier in zone.joins[:i]:
             base = join_step(base, alias, tables.read(earlier.table), earlier)
         delta = tables.changes(join.table, changed[join.table]).alias(join.name)
+        # Source columns only: one an earlier join added has no statistics of its own.
+        pairs = [(s, c) for s, c in equated_columns(join.on, alias, join.name)
+                 if [n.lower() for n in base.columns].count(s.lower()) == 1]
+        if rust and pairs:
+            delta = ctx.cache(delta)  # its ranges first, then (if they overlap) the join
+            if cannot_meet(source, delta, pairs, rust, tables.location(zone.source.table),
+                           tables.version(zone.source.table)):
+                continue
         hit = base.join(delta, F.expr(join.on), "left_semi")
         parts.append(hit.select(*(F.col(f"{alias}.`{s}`").alias(k) for k, s in scope.columns)))
+    if not parts:  # no change reaches a source row
+        return scope_values(source.limit(0), scope)
     return reduce(lambda a, b: a.unionByName(b), parts).distinct()
 
 

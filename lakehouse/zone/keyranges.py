@@ -8,12 +8,19 @@ the table lacks: the zone appends, with no scan of the table to compare against.
 delivery of time-series readings (later timestamps than any stored); a re-delivered file overlaps
 and takes the long way, which is always right.
 
+The same ranges answer a join's question for an incremental run (``cannot_meet``): when a joined
+table's changed rows hold, on some column the join's condition equates with a source column,
+values outside every source file's range, no source row meets them, and the join's part of the
+affected scope is empty without a Spark job over the source. New phone readings at later times
+than any step reading thus reach no machine-learning row.
+
 Read with delta-rs from the log alone (no Spark job); off a local lake, or wherever a file's
 statistics are missing, the answer is "cannot tell" and the table is compared as before.
 """
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -26,6 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("lakehouse.zone")
 # Integers only: Delta truncates string statistics, and a double's -0.0 or NaN compare unlike Spark.
 _INTEGRAL = (ByteType, ShortType, IntegerType, LongType)
+_EQUALS = re.compile(r"^`?(\w+)`?\.`?(\w+)`?\s*=\s*`?(\w+)`?\.`?(\w+)`?$")
 
 
 @dataclass(frozen=True)
@@ -90,3 +98,40 @@ def _outside(stats: dict, column: str, batch: Range) -> bool:
     if low is None or high is None:
         return False
     return batch.high < low or batch.low > high
+
+
+def equated_columns(on: str, left: str, right: str) -> list[tuple[str, str]]:
+    """The (``left`` alias's, ``right`` alias's) column pairs a join condition requires equal: its
+    ``a.x = b.y`` conjuncts. None of a condition that is more than a conjunction (OR, parentheses,
+    literals): reading it apart could be wrong, and only an exact reading may skip work."""
+    if re.search(r"\bor\b|[()'\"]", on, re.IGNORECASE):
+        return []
+    pairs = []
+    for part in re.split(r"\s+and\s+", on.strip(), flags=re.IGNORECASE):
+        found = _EQUALS.match(part.strip())
+        if not found:
+            continue  # another kind of conjunct only narrows the join further
+        a, x, b, y = found.groups()
+        if (a.lower(), b.lower()) == (left.lower(), right.lower()):
+            pairs.append((x, y))
+        elif (a.lower(), b.lower()) == (right.lower(), left.lower()):
+            pairs.append((y, x))
+    return pairs
+
+
+def cannot_meet(source: DataFrame, changed: DataFrame, pairs: list[tuple[str, str]], rust, location: str,
+                version: int) -> bool:
+    """True when no row of the source table (at ``location``, ``version``; read as ``source``) can
+    equal a ``changed`` row on every pair of (source, changed) columns. ``=`` never holds for a
+    null, so nulls on either side meet nothing."""
+    left = {f.name.lower(): f for f in source.schema.fields}
+    right = {f.name.lower(): f for f in changed.schema.fields}
+    usable = [(left[s.lower()].name, right[c.lower()].name) for s, c in pairs
+              if isinstance(getattr(left.get(s.lower()), "dataType", None), _INTEGRAL)
+              and isinstance(getattr(right.get(c.lower()), "dataType", None), _INTEGRAL)]
+    if not usable:
+        return False
+    rows, ranges = count_with_ranges(changed, [c for _, c in usable])
+    if not rows:
+        return True
+    return beyond_table(rust, location, version, {s: Range(ranges[c].low, ranges[c].high, False) for s, c in usable})
