@@ -8,9 +8,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from pyspark.sql import functions as F
 
-from lakehouse.zone.rekey import rekey
+from lakehouse.zone.rekey import NewKeyColumns, rekey
 from tests.conftest import STEDI_CONFIGS, project_for, run_all
 from tests.helpers import copy_lake, differences, edit, rows_of
 
@@ -52,9 +53,36 @@ def test_a_table_the_ledger_has_no_run_of_is_checked_and_keyed_anew(spark, first
     assert differences(spark, project, as_first_run) == {}
 
 
-def test_keys_naming_a_column_the_table_lacks_yet_leave_it_as_it_is(spark, tmp_path):
+def test_a_key_added_with_its_column_keys_a_landing_table_anew_from_its_files_as_a_rebuild_does(
+        spark, first_delivery, config_dir, tmp_path):
+    landing = Path(shutil.copytree(first_delivery / "landing", tmp_path / "landing"))
+    zone = config_dir / "zones" / "customer_landing.yml"
+    edit(zone, "dedupe:", "columns:\n  derive:\n    email_key: lower(email)\ndedupe:")
+    edit(zone, "merge_keys: [email]", "merge_keys: [email_key]")
+    edit(config_dir.parent.parent / "expectations" / "customer_landing.json",
+         '"shareWithFriendsAsOfDate",', '"shareWithFriendsAsOfDate", "email_key",')
+    project = project_for(config_dir, landing, copy_lake(first_delivery / "lake", tmp_path / "lake"))
+    stored = rows_of(spark, project, "customer_landing").count()
+
+    result = run_all(spark, project, "customer_landing")
+
+    # Every stored row came from a file read again: replaced by its row under the new key, not
+    # kept beside it with a null one.
+    z = result.zone("customer_landing")
+    assert (z.deleted, z.inserted, z.updated) == (stored, stored, 0)
+    oracle = project_for(config_dir, landing, tmp_path / "fresh" / "lake")
+    run_all(spark, oracle, "customer_landing")
+    assert differences(spark, project, oracle, ["customer_landing"]) == {}
+    assert run_all(spark, project, "customer_landing").zone("customer_landing").status == "up to date"
+
+
+def test_keys_naming_a_column_the_table_lacks_yet(spark, tmp_path):
     location = str(tmp_path / "readings")
-    spark.createDataFrame([("a", 1), ("a", 1)], "user string, timestamp bigint").write.format("delta").save(location)
-    assert rekey(spark, location, ["user", "day"], None, []) == 0
-    assert rekey(spark, location, ["user"], None, []) == 1
-    assert spark.read.format("delta").load(location).count() == 1
+    spark.createDataFrame([("a", 1, "in/f1.json"), ("a", 1, "in/f1.json"), ("b", 2, "in/f2.json")],
+                          "user string, timestamp bigint, _source_file string").write.format("delta").save(location)
+    assert rekey(spark, location, ["user", "day"], None, [], deletes=True) == 0  # the mirror's MERGE deletes them
+    with pytest.raises(NewKeyColumns, match="day"):  # no files to rebuild its rows from
+        rekey(spark, location, ["user", "day"], None, [])
+    assert rekey(spark, location, ["user", "day"], None, [], relanded=["f1.json"]) == 2
+    assert [r.user for r in spark.read.format("delta").load(location).collect()] == ["b"]
+    assert rekey(spark, location, ["user"], None, []) == 0

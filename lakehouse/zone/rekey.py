@@ -8,6 +8,13 @@ survivor picked as the zone's dedupe picks it; the next write then meets one row
 one-time rewrite of the table (one overwrite commit, which the change feed shows as every row
 deleted and the survivors inserted, so the zones downstream follow). Rows with a null key are
 never folded together (see ``transform.dedupe``), so they do not count as sharing one.
+
+A key the YAML adds together with its column (``derive: {email_key: lower(email)}``) is one no
+stored row holds: each is null there, so the MERGE would match none of them and store every row
+again beside its old self. A mirror deletes them itself (its full run departs every row it no
+longer makes). A landing table rebuilds its rows from the files it reads again in full, so its
+rows from those files are deleted first (``relanded``); rows of files no longer in the folder
+stay, as they would under any YAML. Any other table cannot be keyed anew: ``NewKeyColumns``.
 """
 from __future__ import annotations
 
@@ -21,14 +28,30 @@ from lakehouse.zone.transform import dedupe, default_order
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+SOURCE_FILE = "_source_file"  # (as zone.sources names it: a landing row's file)
+
+
+class NewKeyColumns(Exception):
+    """Merge keys naming columns the stored rows lack, in a table that cannot be rebuilt here."""
+
+    def __init__(self, columns: list[str]):
+        self.columns = columns
+        super().__init__(", ".join(columns))
+
 
 def rekey(spark: SparkSession, location: str, keys: list[str], order_by: list[str] | None,
-          partition_by: list[str]) -> int:
+          partition_by: list[str], deletes: bool = False, relanded: list[str] | None = None) -> int:
     """Deduplicates the table at ``location`` by ``keys`` if some key is held by several rows;
-    the number of rows removed (0: nothing written)."""
+    the number of rows removed (0: nothing written). ``deletes``: the zone's write deletes the rows
+    its full run does not make. ``relanded``: names of the landing files the zone reads again."""
     table = spark.read.format("delta").load(location)
-    if not {k.lower() for k in keys} <= {c.lower() for c in table.columns}:
-        return 0  # a key the YAML adds with its column: no row holds it yet, so none can share it
+    new = [k for k in keys if k.lower() not in {c.lower() for c in table.columns}]
+    if new:
+        if deletes or table.isEmpty():
+            return 0
+        if relanded is None or SOURCE_FILE not in table.columns:
+            raise NewKeyColumns(new)
+        return _drop_relanded(spark, location, relanded)
     present = reduce(lambda a, b: a & b, [F.col(f"`{k}`").isNotNull() for k in keys])
     if table.where(present).groupBy(*keys).count().where(F.col("count") > 1).isEmpty():
         return 0
@@ -40,4 +63,14 @@ def rekey(spark: SparkSession, location: str, keys: list[str], order_by: list[st
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     writer.save(location)
+    return before - spark.read.format("delta").load(location).count()
+
+
+def _drop_relanded(spark: SparkSession, location: str, names: list[str]) -> int:
+    """Deletes the rows whose landing file (by name, as the ledger knows files) is among ``names``."""
+    from delta.tables import DeltaTable
+
+    name = F.element_at(F.split(F.col(SOURCE_FILE), "/"), -1)
+    before = spark.read.format("delta").load(location).count()
+    DeltaTable.forPath(spark, location).delete(name.isin(names))
     return before - spark.read.format("delta").load(location).count()

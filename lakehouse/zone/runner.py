@@ -32,7 +32,7 @@ from lakehouse.zone.changes import outside, within
 from lakehouse.zone.context import Tables, ZoneContext
 from lakehouse.zone.handoff import Handoff, release
 from lakehouse.zone.keyranges import count_past_table, past_table
-from lakehouse.zone.rekey import rekey
+from lakehouse.zone.rekey import NewKeyColumns, rekey
 from lakehouse.zone.sources import CORRUPT, ERASED, SOURCE_KINDS, kind_of
 from lakehouse.zone.targets import TARGET_MODES, Write, add_new_columns, ensure_change_feed, table_at
 from lakehouse.zone.transform import dedupe, dedupe_repeated, default_order, shape
@@ -151,7 +151,16 @@ class ZoneRunner:
                 # Its YAML changed since its last run, or the ledger has none: its keys may be
                 # other than those its rows were written under.
                 order = zone.dedupe.order_by if zone.dedupe else None
-                rekeyed = rekey(spark, location, zone.target.merge_keys, order, zone.target.partition_by)
+                relanded = [f.path.rstrip("/").rsplit("/", 1)[-1] for f in inputs.files] \
+                    if inputs is not None and inputs.files else None
+                try:
+                    rekeyed = rekey(spark, location, zone.target.merge_keys, order, zone.target.partition_by,
+                                    TARGET_MODES[zone.target_mode].deletes, relanded)
+                except NewKeyColumns as exc:
+                    raise ZoneFailed(zone.name, file, f"merge_keys: {exc} is new to {zone.target.table}, whose "
+                                     "stored rows have no value for it, so a MERGE would store each row again; "
+                                     "give the table target.mode: mirror, or move the rows to a new table "
+                                     "(target.table) and drop the old one") from None
                 version = delta_version(spark, location) if rekeyed else version
             result.deleted = rekeyed
             result.input_versions = dict(inputs.versions) if inputs else {}
