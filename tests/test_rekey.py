@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from lakehouse.zone.rekey import NewKeyColumns, rekey
+from lakehouse.engine import run_pipeline
+from lakehouse.zone.rekey import NewKeyColumns, delete_rows, rekey, unkeyed
 from tests.conftest import STEDI_CONFIGS, project_for, run_all
 from tests.helpers import copy_lake, differences, edit, rows_of
 
@@ -59,11 +60,18 @@ def test_a_key_added_with_its_column_keys_a_landing_table_anew_from_its_files_as
     zone = config_dir / "zones" / "customer_landing.yml"
     edit(zone, "dedupe:", "columns:\n  derive:\n    email_key: lower(email)\ndedupe:")
     edit(zone, "merge_keys: [email]", "merge_keys: [email_key]")
-    edit(config_dir.parent.parent / "expectations" / "customer_landing.json",
-         '"shareWithFriendsAsOfDate",', '"shareWithFriendsAsOfDate", "email_key",')
-    project = project_for(config_dir, landing, copy_lake(first_delivery / "lake", tmp_path / "lake"))
+    lake = copy_lake(first_delivery / "lake", tmp_path / "lake")
+    project = project_for(config_dir, landing, lake)
     stored = rows_of(spark, project, "customer_landing").count()
 
+    # Its suite does not know the new column yet: the gate stops the zone, and nothing is deleted.
+    failed = run_pipeline(project, "customer_landing", spark=spark).zone("customer_landing")
+    assert failed.status == "failed" and "columns are the landing schema" in failed.message
+    assert rows_of(spark, project, "customer_landing").count() == stored
+
+    edit(config_dir.parent.parent / "expectations" / "customer_landing.json",
+         '"shareWithFriendsAsOfDate",', '"shareWithFriendsAsOfDate", "email_key",')
+    project = project_for(config_dir, landing, lake)  # (a project reads its suites once)
     result = run_all(spark, project, "customer_landing")
 
     # Every stored row came from a file read again: replaced by its row under the new key, not
@@ -80,9 +88,10 @@ def test_keys_naming_a_column_the_table_lacks_yet(spark, tmp_path):
     location = str(tmp_path / "readings")
     spark.createDataFrame([("a", 1, "in/f1.json"), ("a", 1, "in/f1.json"), ("b", 2, "in/f2.json")],
                           "user string, timestamp bigint, _source_file string").write.format("delta").save(location)
-    assert rekey(spark, location, ["user", "day"], None, [], deletes=True) == 0  # the mirror's MERGE deletes them
+    assert rekey(spark, location, ["user", "day"], None, []) == 0  # no stored row holds the key
+    assert unkeyed(spark, location, ["user", "day"], True, None) is None  # the mirror's MERGE deletes them
+    assert unkeyed(spark, location, ["user", "timestamp"], False, None) is None  # keys it has
     with pytest.raises(NewKeyColumns, match="day"):  # no files to rebuild its rows from
-        rekey(spark, location, ["user", "day"], None, [])
-    assert rekey(spark, location, ["user", "day"], None, [], relanded=["f1.json"]) == 2
+        unkeyed(spark, location, ["user", "day"], False, None)
+    assert delete_rows(spark, location, unkeyed(spark, location, ["user", "day"], False, ["f1.json"])) == 2
     assert [r.user for r in spark.read.format("delta").load(location).collect()] == ["b"]
-    assert rekey(spark, location, ["user"], None, []) == 0

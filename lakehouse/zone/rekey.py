@@ -13,8 +13,9 @@ A key the YAML adds together with its column (``derive: {email_key: lower(email)
 stored row holds: each is null there, so the MERGE would match none of them and store every row
 again beside its old self. A mirror deletes them itself (its full run departs every row it no
 longer makes). A landing table rebuilds its rows from the files it reads again in full, so its
-rows from those files are deleted first (``relanded``); rows of files no longer in the folder
-stay, as they would under any YAML. Any other table cannot be keyed anew: ``NewKeyColumns``.
+write first deletes its rows from those files (``unkeyed``: once the gate has passed the batch,
+so a failed gate leaves the table as it was); rows of files no longer in the folder stay, as
+they would under any YAML. Any other table cannot be keyed anew: ``NewKeyColumns``.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from pyspark.sql import functions as F
 from lakehouse.zone.transform import dedupe, default_order
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import Column, SparkSession
 
 SOURCE_FILE = "_source_file"  # (as zone.sources names it: a landing row's file)
 
@@ -39,19 +40,37 @@ class NewKeyColumns(Exception):
         super().__init__(", ".join(columns))
 
 
-def rekey(spark: SparkSession, location: str, keys: list[str], order_by: list[str] | None,
-          partition_by: list[str], deletes: bool = False, relanded: list[str] | None = None) -> int:
-    """Deduplicates the table at ``location`` by ``keys`` if some key is held by several rows;
-    the number of rows removed (0: nothing written). ``deletes``: the zone's write deletes the rows
-    its full run does not make. ``relanded``: names of the landing files the zone reads again."""
+def unkeyed(spark: SparkSession, location: str, keys: list[str], deletes: bool,
+            relanded: list[str] | None) -> Column | None:
+    """Which stored rows the zone's write must delete before it stores its batch, because no key
+    of the YAML can match them (see above); None: no such rows. ``deletes``: the zone's write
+    deletes the rows its full run does not make. ``relanded``: names of the landing files the
+    zone reads again (as the ledger knows files)."""
     table = spark.read.format("delta").load(location)
     new = [k for k in keys if k.lower() not in {c.lower() for c in table.columns}]
-    if new:
-        if deletes or table.isEmpty():
-            return 0
-        if relanded is None or SOURCE_FILE not in table.columns:
-            raise NewKeyColumns(new)
-        return _drop_relanded(spark, location, relanded)
+    if not new or deletes or table.isEmpty():
+        return None
+    if relanded is None or SOURCE_FILE not in table.columns:
+        raise NewKeyColumns(new)
+    return F.element_at(F.split(F.col(SOURCE_FILE), "/"), -1).isin(relanded)
+
+
+def delete_rows(spark: SparkSession, location: str, condition: Column) -> int:
+    """Deletes the rows meeting ``condition``; how many."""
+    from delta.tables import DeltaTable
+
+    before = spark.read.format("delta").load(location).count()
+    DeltaTable.forPath(spark, location).delete(condition)
+    return before - spark.read.format("delta").load(location).count()
+
+
+def rekey(spark: SparkSession, location: str, keys: list[str], order_by: list[str] | None,
+          partition_by: list[str]) -> int:
+    """Deduplicates the table at ``location`` by ``keys`` if some key is held by several rows;
+    the number of rows removed (0: nothing written)."""
+    table = spark.read.format("delta").load(location)
+    if not {k.lower() for k in keys} <= {c.lower() for c in table.columns}:
+        return 0  # a key the YAML adds with its column: see ``unkeyed``
     present = reduce(lambda a, b: a & b, [F.col(f"`{k}`").isNotNull() for k in keys])
     if table.where(present).groupBy(*keys).count().where(F.col("count") > 1).isEmpty():
         return 0
@@ -63,14 +82,4 @@ def rekey(spark: SparkSession, location: str, keys: list[str], order_by: list[st
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     writer.save(location)
-    return before - spark.read.format("delta").load(location).count()
-
-
-def _drop_relanded(spark: SparkSession, location: str, names: list[str]) -> int:
-    """Deletes the rows whose landing file (by name, as the ledger knows files) is among ``names``."""
-    from delta.tables import DeltaTable
-
-    name = F.element_at(F.split(F.col(SOURCE_FILE), "/"), -1)
-    before = spark.read.format("delta").load(location).count()
-    DeltaTable.forPath(spark, location).delete(name.isin(names))
     return before - spark.read.format("delta").load(location).count()

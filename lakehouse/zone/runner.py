@@ -32,14 +32,14 @@ from lakehouse.zone.changes import outside, within
 from lakehouse.zone.context import Tables, ZoneContext
 from lakehouse.zone.handoff import Handoff, release
 from lakehouse.zone.keyranges import count_past_table, past_table
-from lakehouse.zone.rekey import NewKeyColumns, rekey
+from lakehouse.zone.rekey import NewKeyColumns, delete_rows, rekey, unkeyed
 from lakehouse.zone.sources import CORRUPT, ERASED, SOURCE_KINDS, kind_of
 from lakehouse.zone.targets import TARGET_MODES, Write, add_new_columns, ensure_change_feed, table_at
 from lakehouse.zone.transform import dedupe, dedupe_repeated, default_order, shape
 from lakehouse.zone.validate import check_promotable
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
     from lakehouse.project import Project
     from lakehouse.ledger import ZoneState
@@ -145,22 +145,12 @@ class ZoneRunner:
             state = ctx.state
             fresh = (not self.full_refresh and state is not None and state.fingerprint == result.fingerprint
                      and version is not None and version == state.output_version)
-            rekeyed = 0
+            rekeyed, stale = 0, None
             last = self.states.get(zone.name)  # (in a --full-refresh too)
             if version is not None and (last is None or last.fingerprint != result.fingerprint):
                 # Its YAML changed since its last run, or the ledger has none: its keys may be
                 # other than those its rows were written under.
-                order = zone.dedupe.order_by if zone.dedupe else None
-                relanded = [f.path.rstrip("/").rsplit("/", 1)[-1] for f in inputs.files] \
-                    if inputs is not None and inputs.files else None
-                try:
-                    rekeyed = rekey(spark, location, zone.target.merge_keys, order, zone.target.partition_by,
-                                    TARGET_MODES[zone.target_mode].deletes, relanded)
-                except NewKeyColumns as exc:
-                    raise ZoneFailed(zone.name, file, f"merge_keys: {exc} is new to {zone.target.table}, whose "
-                                     "stored rows have no value for it, so a MERGE would store each row again; "
-                                     "give the table target.mode: mirror, or move the rows to a new table "
-                                     "(target.table) and drop the old one") from None
+                rekeyed, stale = self._key_anew(zone, file, location, inputs)
                 version = delta_version(spark, location) if rekeyed else version
             result.deleted = rekeyed
             result.input_versions = dict(inputs.versions) if inputs else {}
@@ -260,6 +250,8 @@ class ZoneRunner:
             result.promoted = result.rows_staged - result.quarantined
             if batch.mode == FULL and version is not None:
                 ensure_change_feed(spark, location)  # a table from before the feed was on
+            if stale is not None:  # rows stored under no key of the YAML, read again now
+                rekeyed += delete_rows(spark, location, stale)
             unchanged = gate.passed is staged  # nothing quarantined: the changes found above still hold
             # A full batch depends on the upstream tables alone: compared with the table as it is
             # then (after this zone's own change-feed ALTER). An incremental one on the version read.
@@ -280,6 +272,24 @@ class ZoneRunner:
             result.deleted = written.deleted + rekeyed
             result.files_added, result.version = written.files_added, written.version
         result.status = OK
+
+    def _key_anew(self, zone, file: str, location: str, inputs) -> tuple[int, Column | None]:
+        """For a zone whose YAML changed: its table deduplicated by the new keys (the rows removed),
+        or which stored rows its write must delete first (a key added with its column; zone.rekey)."""
+        spark = self.spark
+        relanded = [f.path.rstrip("/").rsplit("/", 1)[-1] for f in inputs.files] \
+            if inputs is not None and inputs.files else None
+        try:
+            stale = unkeyed(spark, location, zone.target.merge_keys, TARGET_MODES[zone.target_mode].deletes, relanded)
+        except NewKeyColumns as exc:
+            raise ZoneFailed(zone.name, file, f"merge_keys: {exc} is new to {zone.target.table}, whose stored rows "
+                             "have no value for it, so a MERGE would store each row again; give the table "
+                             "target.mode: mirror, or move the rows to a new table (target.table) and drop "
+                             "the old one") from None
+        if stale is not None:
+            return 0, stale
+        order = zone.dedupe.order_by if zone.dedupe else None
+        return rekey(spark, location, zone.target.merge_keys, order, zone.target.partition_by), None
 
     def _keep_out(self, ctx: ZoneContext, batch, gate, result: ZoneResult) -> None:
         """Malformed lines and the rows the gate quarantined, into ``<table>_quarantine``."""
