@@ -5,6 +5,7 @@ several of them share one key, and a MERGE, which matches every one of them, wou
 """
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from pyspark.sql import functions as F
 
 from lakehouse.engine import run_pipeline
 from lakehouse.zone.rekey import NewKeyColumns, delete_rows, rekey, unkeyed
+from tests import deliveries
 from tests.conftest import STEDI_CONFIGS, project_for, run_all
 from tests.helpers import copy_lake, differences, edit, rows_of
 
@@ -57,10 +59,14 @@ def test_a_table_the_ledger_has_no_run_of_is_checked_and_keyed_anew(spark, first
 def test_a_key_added_with_its_column_keys_a_landing_table_anew_from_its_files_as_a_rebuild_does(
         spark, first_delivery, config_dir, tmp_path):
     landing = Path(shutil.copytree(first_delivery / "landing", tmp_path / "landing"))
+    lake = copy_lake(first_delivery / "lake", tmp_path / "lake")
+    # One customer from a file whose name Spark writes into _source_file as a URI ("new%20one.json").
+    someone = dict(next(iter(deliveries.customers(landing).values())), email="Someone.New@example.com")
+    (landing / "customer" / "landing" / "new one.json").write_text(json.dumps(someone) + "\n")
+    run_all(spark, project_for(STEDI_CONFIGS, landing, lake), "customer_landing")
     zone = config_dir / "zones" / "customer_landing.yml"
     edit(zone, "dedupe:", "columns:\n  derive:\n    email_key: lower(email)\ndedupe:")
     edit(zone, "merge_keys: [email]", "merge_keys: [email_key]")
-    lake = copy_lake(first_delivery / "lake", tmp_path / "lake")
     project = project_for(config_dir, landing, lake)
     stored = rows_of(spark, project, "customer_landing").count()
 

@@ -277,7 +277,9 @@ class ZoneRunner:
         """For a zone whose YAML changed: its table deduplicated by the new keys (the rows removed),
         or which stored rows its write must delete first (a key added with its column; zone.rekey)."""
         spark = self.spark
-        relanded = [f.path.rstrip("/").rsplit("/", 1)[-1] for f in inputs.files] \
+        # Named as _source_file names them: Spark writes a file's path as a URI ("a%20b.json").
+        uri = spark._jvm.org.apache.hadoop.fs.Path
+        relanded = [uri(f.path).toUri().toString().rstrip("/").rsplit("/", 1)[-1] for f in inputs.files] \
             if inputs is not None and inputs.files else None
         try:
             stale = unkeyed(spark, location, zone.target.merge_keys, TARGET_MODES[zone.target_mode].deletes, relanded)
