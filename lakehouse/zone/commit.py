@@ -26,7 +26,7 @@ from pyspark.sql import functions as F
 from lakehouse.storage import commit_info, delta_version
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
 APP_ID = "lakehouse"
 _TXN = ("spark.databricks.delta.write.txnAppId", "spark.databricks.delta.write.txnVersion",
@@ -63,6 +63,15 @@ def append(rows: DataFrame, location: str, read_version: int) -> Committed:
 
 def merge(spark: SparkSession, location: str, read_version: int, build) -> Committed:
     """``build(target)``: the MERGE over ``target`` (a DeltaTable), not yet executed."""
+    return _dml(spark, location, read_version, lambda target: build(target).execute())
+
+
+def delete(spark: SparkSession, location: str, read_version: int, condition: Column) -> Committed:
+    """Deletes the rows meeting ``condition``; the commit's metrics count them (numDeletedRows)."""
+    return _dml(spark, location, read_version, lambda target: target.delete(condition))
+
+
+def _dml(spark: SparkSession, location: str, read_version: int, act) -> Committed:
     from delta.tables import DeltaTable
 
     session, token = _dml_session(spark), _token()
@@ -70,7 +79,7 @@ def merge(spark: SparkSession, location: str, read_version: int, build) -> Commi
     for key, value in zip(_TXN, (APP_ID, str(read_version + 1), token)):
         session.conf.set(key, value)
     try:
-        build(DeltaTable.forPath(session, location)).execute()
+        act(DeltaTable.forPath(session, location))
     finally:
         for key in _TXN:
             session.conf.unset(key)

@@ -24,12 +24,13 @@ from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
 
+from lakehouse.storage import delta_version
+from lakehouse.zone import commit
+from lakehouse.zone.sources import SOURCE_FILE
 from lakehouse.zone.transform import dedupe, default_order
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, SparkSession
-
-SOURCE_FILE = "_source_file"  # (as zone.sources names it: a landing row's file)
 
 
 class NewKeyColumns(Exception):
@@ -45,7 +46,7 @@ def unkeyed(spark: SparkSession, location: str, keys: list[str], deletes: bool,
     """Which stored rows the zone's write must delete before it stores its batch, because no key
     of the YAML can match them (see above); None: no such rows. ``deletes``: the zone's write
     deletes the rows its full run does not make. ``relanded``: names of the landing files the
-    zone reads again (as the ledger knows files)."""
+    zone reads again, as their rows' ``_source_file`` ends (``sources.stored_names``)."""
     table = spark.read.format("delta").load(location)
     new = [k for k in keys if k.lower() not in {c.lower() for c in table.columns}]
     if not new or deletes or table.isEmpty():
@@ -56,12 +57,10 @@ def unkeyed(spark: SparkSession, location: str, keys: list[str], deletes: bool,
 
 
 def delete_rows(spark: SparkSession, location: str, condition: Column) -> int:
-    """Deletes the rows meeting ``condition``; how many."""
-    from delta.tables import DeltaTable
-
-    before = spark.read.format("delta").load(location).count()
-    DeltaTable.forPath(spark, location).delete(condition)
-    return before - spark.read.format("delta").load(location).count()
+    """Deletes the rows meeting ``condition``; how many, as the DELETE's own commit counts them
+    (a count before and after would also count what a run committing meanwhile did)."""
+    done = commit.delete(spark, location, delta_version(spark, location), condition)
+    return int(done.metrics.get("numDeletedRows", 0))
 
 
 def rekey(spark: SparkSession, location: str, keys: list[str], order_by: list[str] | None,

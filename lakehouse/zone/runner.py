@@ -33,7 +33,7 @@ from lakehouse.zone.context import Tables, ZoneContext
 from lakehouse.zone.handoff import Handoff, release
 from lakehouse.zone.keyranges import count_past_table, past_table
 from lakehouse.zone.rekey import NewKeyColumns, delete_rows, rekey, unkeyed
-from lakehouse.zone.sources import CORRUPT, ERASED, SOURCE_KINDS, kind_of
+from lakehouse.zone.sources import CORRUPT, ERASED, SOURCE_KINDS, kind_of, stored_names
 from lakehouse.zone.targets import TARGET_MODES, Write, add_new_columns, ensure_change_feed, table_at
 from lakehouse.zone.transform import dedupe, dedupe_repeated, default_order, shape
 from lakehouse.zone.validate import check_promotable
@@ -277,10 +277,7 @@ class ZoneRunner:
         """For a zone whose YAML changed: its table deduplicated by the new keys (the rows removed),
         or which stored rows its write must delete first (a key added with its column; zone.rekey)."""
         spark = self.spark
-        # Named as _source_file names them: Spark writes a file's path as a URI ("a%20b.json").
-        uri = spark._jvm.org.apache.hadoop.fs.Path
-        relanded = [uri(f.path).toUri().toString().rstrip("/").rsplit("/", 1)[-1] for f in inputs.files] \
-            if inputs is not None and inputs.files else None
+        relanded = stored_names(spark, [f.path for f in inputs.files]) if inputs is not None and inputs.files else None
         try:
             stale = unkeyed(spark, location, zone.target.merge_keys, TARGET_MODES[zone.target_mode].deletes, relanded)
         except NewKeyColumns as exc:

@@ -222,6 +222,13 @@ def _name(path: str) -> str:
     return path.rstrip("/").rsplit("/", 1)[-1]
 
 
+def stored_names(spark: SparkSession, paths: list[str]) -> list[str]:
+    """The files' names as their rows' ``_source_file`` ends: Spark writes a file's path there as
+    a URI ("a%20b.json" for "a b.json")."""
+    uri = spark._jvm.org.apache.hadoop.fs.Path
+    return [_name(uri(path).toUri().toString()) for path in paths]
+
+
 class FileFormat:
     corrupt: ClassVar[str | None] = CORRUPT  # the column unparsable lines land in; None: the format has none
 
